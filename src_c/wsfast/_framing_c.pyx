@@ -1,0 +1,420 @@
+# cython: language_level=3
+"""Compiled frame parsing and building; twin of wsfast/_framing_py.py.
+
+The rules live in frame_header.h (wsf_parse_header), shared with the message
+reader; this module maps its error codes to wsfast.errors and provides the
+public FrameParser, build_frame and the connection's FrameWriter.
+"""
+
+cimport cython
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.unicode cimport PyUnicode_AsUTF8String
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy
+
+from wsfast._framing_c cimport *
+from wsfast._mask_c cimport wsf_cpu_disable_simd, wsf_cpu_init, wsf_mask
+from wsfast._records cimport wsf_record_new6, wsf_record_type, wsf_record_type_init
+
+import os
+
+from wsfast.errors import ProtocolError, protocol_error
+from wsfast.frames import Frame, Opcode
+
+cdef extern from "Python.h":
+    const char *PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) except NULL
+    bint PyUnicode_IS_ASCII(object s)
+
+wsf_cpu_init()
+
+cdef wsf_record_type FRAME_T
+wsf_record_type_init(&FRAME_T, Frame)
+
+# Opcode members by value; None for reserved values (never reached: the header
+# parser rejects them first).
+cdef tuple OPCODES = tuple(Opcode(i) if i in (0, 1, 2, 8, 9, 10) else None for i in range(16))
+
+cdef enum:
+    # Same values as wsfast._framing_py.SPLIT_THRESHOLD / KEY_POOL_SIZE.
+    SPLIT_THRESHOLD = 4096
+    KEY_POOL_SIZE = 4096
+
+DEFAULT_MAX_FRAME_SIZE = 2**20
+
+
+def _force_portable(bint disable) -> None:
+    """Tests only: disable (or restore) the run-time-dispatched SIMD paths."""
+    wsf_cpu_disable_simd(disable)
+
+
+cdef object header_error(int code, const wsf_header *h, uint64_t max_frame):
+    if code == WSF_ERR_RESERVED_OPCODE:
+        return protocol_error("reserved-opcode", opcode=h.opcode)
+    if code == WSF_ERR_RESERVED_BITS:
+        return protocol_error("reserved-bits")
+    if code == WSF_ERR_RSV1_CONTROL:
+        return protocol_error("rsv1-on-control")
+    if code == WSF_ERR_RSV1_CONTINUATION:
+        return protocol_error("rsv1-on-continuation")
+    if code == WSF_ERR_CONTROL_FRAGMENTED:
+        return protocol_error("control-fragmented")
+    if code == WSF_ERR_CONTROL_TOO_LONG:
+        return protocol_error("control-too-long")
+    if code == WSF_ERR_UNMASKED:
+        return protocol_error("unmasked-frame")
+    if code == WSF_ERR_MASKED:
+        return protocol_error("masked-frame")
+    if code == WSF_ERR_UNEXPECTED_CONTINUATION:
+        return protocol_error("unexpected-continuation")
+    if code == WSF_ERR_EXPECTED_CONTINUATION:
+        return protocol_error("expected-continuation")
+    if code == WSF_ERR_NON_MINIMAL_LENGTH:
+        return protocol_error("non-minimal-length")
+    if code == WSF_ERR_LENGTH_MSB:
+        return protocol_error("length-msb-set")
+    if code == WSF_ERR_FRAME_TOO_BIG:
+        return protocol_error("frame-too-big", size=h.length, limit=max_frame)
+    raise AssertionError(f"unknown header error {code}")
+
+
+cdef uint64_t limit_value(object value, str name) except? 0:
+    if value is None:
+        return WSF_UNLIMITED
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be a non-negative int or None")
+    if value > WSF_UNLIMITED:
+        return WSF_UNLIMITED
+    return <uint64_t>value
+
+
+cdef inline object _payload_copy(const unsigned char *src, Py_ssize_t n, const wsf_header *h):
+    """The (unmasked) payload as new bytes."""
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
+    cdef unsigned char *dst = <unsigned char *>PyBytes_AS_STRING(out)
+    if h.masked:
+        wsf_mask(dst, src, <size_t>n, h.mask, 0)
+    elif n:
+        memcpy(dst, src, <size_t>n)
+    return out
+
+
+cdef class FrameParser:
+    """Incremental WebSocket frame parser (RFC 6455 §5).
+
+    Feed it the byte stream in chunks of any size; each :meth:`feed` returns
+    every frame completed by that chunk, unmasked. Frame-level rules are
+    enforced (reserved opcodes and bits, minimal lengths, masking per role,
+    control-frame limits, the fragmentation sequence, ``max_frame_size``);
+    message-level rules (UTF-8, close payloads, message size) are the
+    connection's.
+
+    Args:
+        mask_required: ``True`` on the server side (client frames must be
+            masked), ``False`` on the client side (server frames must not be).
+        max_frame_size: largest payload accepted, checked from the header
+            before any payload is buffered; ``None`` for no limit.
+        rsv1_allowed: ``True`` when permessage-deflate was negotiated.
+    """
+
+    cdef bint mask_required, rsv1_allowed, in_message
+    cdef uint64_t max_frame
+    # Bytes of an incomplete frame, kept between calls. Only ever one frame's
+    # worth: complete frames are parsed straight out of the caller's chunk.
+    cdef bytearray buffer
+    cdef object error
+
+    def __init__(self, *, mask_required, max_frame_size=DEFAULT_MAX_FRAME_SIZE,
+                 rsv1_allowed=False):
+        self.mask_required = bool(mask_required)
+        self.max_frame = limit_value(max_frame_size, "max_frame_size")
+        self.rsv1_allowed = bool(rsv1_allowed)
+        self.in_message = False
+        self.buffer = bytearray()
+        self.error = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held for an incomplete frame."""
+        return PyByteArray_GET_SIZE(self.buffer)
+
+    cdef inline int _header(self, const unsigned char *p, Py_ssize_t n, wsf_header *h) except -1:
+        cdef int r = wsf_parse_header(p, <size_t>n, self.mask_required, self.rsv1_allowed,
+                                      self.max_frame, self.in_message, h)
+        if r < 0:
+            raise header_error(r, h, self.max_frame)
+        return r
+
+    cdef inline void _emit(self, const unsigned char *payload, const wsf_header *h, list frames) except *:
+        frames.append(wsf_record_new6(
+            &FRAME_T, OPCODES[h.opcode], _payload_copy(payload, <Py_ssize_t>h.length, h),
+            h.fin != 0, h.rsv1 != 0, False, False))
+        if h.opcode < 8:
+            self.in_message = not h.fin
+
+    cdef inline void _keep(self, const unsigned char *p, Py_ssize_t n) except *:
+        """Append p[0..n) to the buffer."""
+        cdef Py_ssize_t old = PyByteArray_GET_SIZE(self.buffer)
+        if n:
+            PyByteArray_Resize(self.buffer, old + n)
+            memcpy(PyByteArray_AS_STRING(self.buffer) + old, p, <size_t>n)
+
+    cdef Py_ssize_t _complete_buffered(self, const unsigned char *p, Py_ssize_t n,
+                                       list frames) except -1:
+        """Finish the buffered frame with bytes from p; returns bytes used."""
+        cdef wsf_header h
+        cdef Py_ssize_t have = PyByteArray_GET_SIZE(self.buffer)
+        cdef Py_ssize_t used = 0, take, total
+        if self._header(<unsigned char *>PyByteArray_AS_STRING(self.buffer), have, &h) == WSF_HDR_MORE:
+            # Borrow as many bytes as the longest header needs; give back
+            # those that turn out to belong to the next frame.
+            take = min(WSF_MAX_HEADER - have, n)
+            self._keep(p, take)
+            have += take
+            if self._header(<unsigned char *>PyByteArray_AS_STRING(self.buffer), have, &h) == WSF_HDR_MORE:
+                return take  # take == n: everything is buffered
+            total = <Py_ssize_t>(h.size + h.length)  # <= 14 + max_frame: fits
+            if have > total:
+                PyByteArray_Resize(self.buffer, total)
+                take -= have - total
+                have = total
+            used = take
+        total = <Py_ssize_t>(h.size + h.length)
+        take = min(total - have, n - used)
+        self._keep(p + used, take)
+        used += take
+        if have + take == total:
+            self._emit(<unsigned char *>PyByteArray_AS_STRING(self.buffer) + h.size, &h, frames)
+            PyByteArray_Resize(self.buffer, 0)
+        return used
+
+    cdef void _parse(self, const unsigned char *p, Py_ssize_t n, list frames) except *:
+        cdef wsf_header h
+        cdef Py_ssize_t pos = 0
+        if PyByteArray_GET_SIZE(self.buffer):
+            pos = self._complete_buffered(p, n, frames)
+        while pos < n:
+            if self._header(p + pos, n - pos, &h) == WSF_HDR_MORE:
+                break
+            # h.length <= max_frame <= 2**63-1, and n - pos - h.size >= 0
+            # here, so the comparison is exact.
+            if <uint64_t>(n - pos - <Py_ssize_t>h.size) < h.length:
+                break
+            self._emit(p + pos + h.size, &h, frames)
+            pos += <Py_ssize_t>(h.size + h.length)
+        if pos < n and not PyByteArray_GET_SIZE(self.buffer):
+            self._keep(p + pos, n - pos)
+
+    def feed(self, data) -> list:
+        """Parse the next chunk of the stream.
+
+        Returns:
+            The frames completed by this chunk, in order (possibly none).
+
+        Raises:
+            ProtocolError: the stream breaks a rule. Frames completed earlier
+                in the same chunk are attached to it as ``error.frames``; the
+                parser is then unusable and raises the same error again.
+            TypeError: ``data`` is not bytes-like.
+        """
+        cdef Py_buffer view
+        cdef list frames = []
+        if type(data) is not bytes:
+            try:
+                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+            except TypeError:
+                raise TypeError(f"data must be a bytes-like object, not {type(data).__name__}") from None
+            except BufferError:
+                return self.feed(memoryview(data).tobytes())
+            try:
+                return self._feed(<const unsigned char *>view.buf, view.len, frames)
+            finally:
+                PyBuffer_Release(&view)
+        return self._feed(<const unsigned char *>PyBytes_AS_STRING(data),
+                          PyBytes_GET_SIZE(data), frames)
+
+    cdef list _feed(self, const unsigned char *p, Py_ssize_t n, list frames):
+        if self.error is not None:
+            raise self.error
+        try:
+            self._parse(p, n, frames)
+        except ProtocolError as exc:
+            exc.frames = frames
+            self.error = exc
+            PyByteArray_Resize(self.buffer, 0)
+            raise
+        return frames
+
+
+cdef int _get_key(object mask, unsigned char key[4]) except -1:
+    cdef Py_buffer view
+    if type(mask) is bytes and PyBytes_GET_SIZE(mask) == 4:
+        memcpy(key, PyBytes_AS_STRING(mask), 4)
+        return 0
+    try:
+        PyObject_GetBuffer(mask, &view, PyBUF_SIMPLE)
+    except (TypeError, BufferError):
+        raise TypeError(f"mask must be a bytes-like object, not {type(mask).__name__}") from None
+    try:
+        if view.len != 4:
+            raise ValueError("mask must contain 4 bytes")
+        memcpy(key, view.buf, 4)
+    finally:
+        PyBuffer_Release(&view)
+    return 0
+
+
+cdef int _check_opcode(object opcode, bint fin, Py_ssize_t length) except -1:
+    cdef int op = int(opcode)
+    if not (op <= 2 and op >= 0 or 8 <= op <= 10):
+        raise ValueError(f"invalid opcode {op}")
+    if op >= 8 and (length > 125 or not fin):
+        raise ValueError("control frames are unfragmented and carry at most 125 bytes")
+    return op
+
+
+cdef bytes _frame_bytes(int op, const unsigned char *src, Py_ssize_t n, bint fin, bint rsv1,
+                        const unsigned char *key):
+    """Header and payload (masked with key unless key is NULL) in one bytes."""
+    cdef unsigned char head[14]
+    cdef size_t hsize = wsf_encode_header(head, op, <uint64_t>n, fin, rsv1, key)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>hsize + n)
+    cdef unsigned char *dst = <unsigned char *>PyBytes_AS_STRING(out)
+    memcpy(dst, head, hsize)
+    if key != NULL:
+        wsf_mask(dst + hsize, src, <size_t>n, key, 0)
+    elif n:
+        memcpy(dst + hsize, src, <size_t>n)
+    return out
+
+
+def build_frame(opcode, payload, *, fin=True, rsv1=False, mask=None) -> bytes:
+    """Serialize one frame.
+
+    Args:
+        opcode: an :class:`~wsfast.frames.Opcode` (or its int value).
+        payload: any bytes-like object (a ``str`` is not accepted: encode it).
+        fin: last frame of its message.
+        rsv1: set RSV1 (the first frame of a compressed message).
+        mask: a 4-byte masking key (client side), or ``None``.
+
+    Returns:
+        Header and (masked) payload as one ``bytes``.
+
+    Raises:
+        ValueError: unknown opcode, a control frame that is fragmented or
+            longer than 125 bytes, or a mask that is not 4 bytes.
+        TypeError: ``payload`` or ``mask`` is not bytes-like.
+    """
+    cdef Py_buffer view
+    cdef unsigned char key[4]
+    cdef bint has_key = mask is not None
+    if type(payload) is not bytes:
+        try:
+            PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
+        except TypeError:
+            raise TypeError(f"payload must be a bytes-like object, not {type(payload).__name__}") from None
+        except BufferError:
+            payload = memoryview(payload).tobytes()
+        else:
+            try:
+                if has_key:
+                    _get_key(mask, key)
+                op = _check_opcode(opcode, fin, view.len)
+                return _frame_bytes(op, <const unsigned char *>view.buf, view.len, fin, rsv1,
+                                    key if has_key else NULL)
+            finally:
+                PyBuffer_Release(&view)
+    if has_key:
+        _get_key(mask, key)
+    op = _check_opcode(opcode, fin, PyBytes_GET_SIZE(payload))
+    return _frame_bytes(op, <const unsigned char *>PyBytes_AS_STRING(payload),
+                        PyBytes_GET_SIZE(payload), fin, rsv1, key if has_key else NULL)
+
+
+cdef class FrameWriter:
+    """Builds outgoing frames for a connection, masking them on the client side.
+
+    Args:
+        mask: ``True`` on the client side (RFC 6455 §5.3).
+        random_bytes: source of masking keys, called with a byte count;
+            ``os.urandom`` by default (keys must be unpredictable, §10.3).
+    """
+
+    cdef bint mask
+    cdef object random
+    cdef bytes pool
+    cdef Py_ssize_t pool_pos
+
+    def __init__(self, mask, random_bytes=os.urandom):
+        self.mask = bool(mask)
+        self.random = random_bytes
+        self.pool = b""
+        self.pool_pos = 0
+
+    cdef const unsigned char *_next_key(self) except NULL:
+        cdef const unsigned char *key
+        if self.pool_pos + 4 > PyBytes_GET_SIZE(self.pool):
+            pool = self.random(KEY_POOL_SIZE)
+            if type(pool) is not bytes or PyBytes_GET_SIZE(pool) != KEY_POOL_SIZE:
+                raise ValueError("random_bytes returned the wrong number of bytes")
+            self.pool = pool
+            self.pool_pos = 0
+        key = <const unsigned char *>PyBytes_AS_STRING(self.pool) + self.pool_pos
+        self.pool_pos += 4
+        return key
+
+    def write(self, list out, opcode, payload, bint fin=True, bint rsv1=False) -> None:
+        """Frame *payload* and append it to *out* as one or two chunks (header
+        and payload separately when the payload is large and unmasked), ready
+        for ``transport.writelines``. A ``str`` payload is encoded as UTF-8.
+
+        Raises:
+            ValueError: unknown opcode or an oversized / fragmented control frame.
+            TypeError: ``payload`` is neither ``str`` nor bytes-like.
+        """
+        cdef Py_buffer view
+        cdef const char *p
+        cdef Py_ssize_t n
+        if type(payload) is str:
+            if PyUnicode_IS_ASCII(payload):
+                # The UTF-8 of an ASCII str is its own buffer: no copy.
+                p = PyUnicode_AsUTF8AndSize(payload, &n)
+                self._write(out, opcode, <const unsigned char *>p, n, fin, rsv1, None)
+            else:
+                payload = PyUnicode_AsUTF8String(payload)
+                self._write(out, opcode, <const unsigned char *>PyBytes_AS_STRING(payload),
+                            PyBytes_GET_SIZE(payload), fin, rsv1, payload)
+            return
+        if type(payload) is bytes:
+            self._write(out, opcode, <const unsigned char *>PyBytes_AS_STRING(payload),
+                        PyBytes_GET_SIZE(payload), fin, rsv1, payload)
+            return
+        try:
+            PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
+        except TypeError:
+            raise TypeError(f"payload must be a bytes-like object, not {type(payload).__name__}") from None
+        except BufferError:
+            self.write(out, opcode, memoryview(payload).tobytes(), fin, rsv1)
+            return
+        try:
+            self._write(out, opcode, <const unsigned char *>view.buf, view.len, fin, rsv1, None)
+        finally:
+            PyBuffer_Release(&view)
+
+    cdef int _write(self, list out, object opcode, const unsigned char *p, Py_ssize_t n,
+                    bint fin, bint rsv1, object owner) except -1:
+        """owner: a bytes object holding p[0..n) that may be sent as is, or None."""
+        cdef int op = _check_opcode(opcode, fin, n)
+        cdef unsigned char head[14]
+        cdef size_t hsize
+        if self.mask:
+            out.append(_frame_bytes(op, p, n, fin, rsv1, self._next_key()))
+        elif n >= SPLIT_THRESHOLD:
+            hsize = wsf_encode_header(head, op, <uint64_t>n, fin, rsv1, NULL)
+            out.append(PyBytes_FromStringAndSize(<char *>head, <Py_ssize_t>hsize))
+            out.append(owner if owner is not None else PyBytes_FromStringAndSize(<const char *>p, n))
+        else:
+            out.append(_frame_bytes(op, p, n, fin, rsv1, NULL))
+        return 0

@@ -1,0 +1,121 @@
+# cython: language_level=3
+"""Compiled masking kernel (RFC 6455 §5.3); twin of wsfast/_mask_py.py."""
+
+from cpython.buffer cimport PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.string cimport memcpy
+
+from wsfast._mask_c cimport wsf_cpu_disable_simd, wsf_cpu_init, wsf_mask, wsf_simd_name
+
+wsf_cpu_init()
+
+
+def simd() -> str:
+    """Name of the SIMD path in use ("avx2", "sse2" or "scalar")."""
+    return wsf_simd_name().decode()
+
+
+def _force_portable(bint disable) -> None:
+    """Tests only: disable (or restore) the run-time-dispatched SIMD paths."""
+    wsf_cpu_disable_simd(disable)
+
+
+cdef int _get_mask(object mask, unsigned char out[4]) except -1:
+    """Copy a 4-byte key into out; bytes-like keys of another length are refused."""
+    cdef Py_buffer view
+    if type(mask) is bytes and PyBytes_GET_SIZE(mask) == 4:
+        memcpy(out, PyBytes_AS_STRING(mask), 4)
+        return 0
+    try:
+        PyObject_GetBuffer(mask, &view, PyBUF_SIMPLE)
+    except (TypeError, BufferError):
+        raise TypeError(f"mask must be a bytes-like object, not {type(mask).__name__}") from None
+    try:
+        if view.len != 4:
+            raise ValueError("mask must contain 4 bytes")
+        memcpy(out, view.buf, 4)
+    finally:
+        PyBuffer_Release(&view)
+    return 0
+
+
+# Releasing the GIL costs more than masking a small payload does.
+cdef enum:
+    NOGIL_THRESHOLD = 65536
+
+
+cdef bytes _masked_copy(const unsigned char *src, Py_ssize_t n, const unsigned char *key):
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
+    cdef unsigned char *dst = <unsigned char *>PyBytes_AS_STRING(out)
+    if n >= NOGIL_THRESHOLD:
+        with nogil:  # large payloads: other threads run while we stream memory
+            wsf_mask(dst, src, <size_t>n, key, 0)
+    else:
+        wsf_mask(dst, src, <size_t>n, key, 0)
+    return out
+
+
+def apply_mask(data, mask) -> bytes:
+    """Return ``data`` XOR-ed with the 4-byte ``mask`` repeated (RFC 6455 §5.3).
+
+    Args:
+        data: any bytes-like object (bytes, bytearray, memoryview, also
+            non-contiguous or read-only).
+        mask: 4 bytes.
+
+    Returns:
+        New bytes of the same length; ``data`` is not modified.
+
+    Raises:
+        TypeError: ``data`` or ``mask`` is not bytes-like.
+        ValueError: ``mask`` is not 4 bytes long.
+    """
+    cdef unsigned char key[4]
+    cdef Py_buffer view
+    _get_mask(mask, key)
+    if type(data) is bytes:
+        return _masked_copy(<const unsigned char *>PyBytes_AS_STRING(data),
+                            PyBytes_GET_SIZE(data), key)
+    try:
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    except BufferError:
+        # Not contiguous: copy it out in C order first (rare; the copy is
+        # what any consumer of such a view has to pay).
+        data = memoryview(data).tobytes()
+        return _masked_copy(<const unsigned char *>PyBytes_AS_STRING(data),
+                            PyBytes_GET_SIZE(data), key)
+    except TypeError:
+        raise TypeError(f"data must be a bytes-like object, not {type(data).__name__}") from None
+    try:
+        return _masked_copy(<const unsigned char *>view.buf, view.len, key)
+    finally:
+        PyBuffer_Release(&view)
+
+
+def apply_mask_inplace(data, mask) -> None:
+    """XOR a writable, contiguous buffer (e.g. a bytearray) with ``mask`` in place.
+
+    Raises:
+        TypeError: ``data`` is not a writable contiguous buffer, or ``mask``
+            is not bytes-like.
+        ValueError: ``mask`` is not 4 bytes long.
+    """
+    cdef unsigned char key[4]
+    cdef Py_buffer view
+    _get_mask(mask, key)
+    try:
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE | PyBUF_WRITABLE)
+    except (TypeError, BufferError):
+        raise TypeError(
+            f"data must be a writable contiguous buffer, not {type(data).__name__}"
+        ) from None
+    try:
+        if view.len >= NOGIL_THRESHOLD:
+            with nogil:
+                wsf_mask(<unsigned char *>view.buf, <const unsigned char *>view.buf,
+                         <size_t>view.len, key, 0)
+        else:
+            wsf_mask(<unsigned char *>view.buf, <const unsigned char *>view.buf,
+                     <size_t>view.len, key, 0)
+    finally:
+        PyBuffer_Release(&view)

@@ -1,0 +1,133 @@
+# cython: language_level=3
+"""Compiled UTF-8 validation; twin of wsfast/_utf8_py.py."""
+
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+
+from wsfast._mask_c cimport wsf_cpu_disable_simd, wsf_cpu_init, wsf_simd_name
+from wsfast._utf8_c cimport (wsf_utf8_check, wsf_utf8_feed, wsf_utf8_state_reset)
+
+wsf_cpu_init()
+
+
+def simd() -> str:
+    """Name of the SIMD path in use ("avx2", "sse2" or "scalar")."""
+    return wsf_simd_name().decode()
+
+
+def _force_portable(bint disable) -> None:
+    """Tests only: disable (or restore) the run-time-dispatched SIMD paths."""
+    wsf_cpu_disable_simd(disable)
+
+
+cdef int _get_view(object data, Py_buffer *view) except -1:
+    try:
+        PyObject_GetBuffer(data, view, PyBUF_SIMPLE)
+    except TypeError:
+        raise TypeError(f"data must be a bytes-like object, not {type(data).__name__}") from None
+    return 0
+
+
+cdef ptrdiff_t _check(object data) except -2:
+    """Offset of the first invalid sequence in data, or -1."""
+    cdef Py_buffer view
+    cdef ptrdiff_t result
+    if type(data) is bytes:
+        return wsf_utf8_check(<const unsigned char *>PyBytes_AS_STRING(data),
+                              <size_t>PyBytes_GET_SIZE(data))
+    try:
+        _get_view(data, &view)
+    except BufferError:  # not contiguous
+        return _check(memoryview(data).tobytes())
+    try:
+        result = wsf_utf8_check(<const unsigned char *>view.buf, <size_t>view.len)
+    finally:
+        PyBuffer_Release(&view)
+    return result
+
+
+def validate_utf8(data) -> bool:
+    """Whether ``data`` is valid UTF-8, exactly as ``bytes.decode("utf-8")`` decides.
+
+    Args:
+        data: any bytes-like object.
+
+    Raises:
+        TypeError: ``data`` is not bytes-like.
+    """
+    return _check(data) < 0
+
+
+cdef class Utf8Validator:
+    """Incremental, fail-fast UTF-8 validator.
+
+    Feed a stream in chunks of any size; :meth:`feed` returns ``False`` from
+    the first byte after which no continuation could make the stream valid,
+    and keeps returning ``False`` until :meth:`reset`.
+    """
+
+    def __cinit__(self):
+        wsf_utf8_state_reset(&self.state)
+        self.fed = 0
+        self._error_offset = -1
+
+    cdef bint _feed(self, const unsigned char *p, Py_ssize_t n):
+        cdef ptrdiff_t err = 0
+        if self._error_offset >= 0:
+            return False
+        ok = wsf_utf8_feed(&self.state, p, <size_t>n, &err)
+        if not ok:
+            self._error_offset = self.fed + err
+        self.fed += n
+        return ok
+
+    def feed(self, data) -> bool:
+        """Validate the next chunk.
+
+        Returns:
+            ``True`` while the stream so far is valid or a valid prefix.
+
+        Raises:
+            TypeError: ``data`` is not bytes-like.
+        """
+        cdef Py_buffer view
+        if type(data) is bytes:
+            return self._feed(<const unsigned char *>PyBytes_AS_STRING(data),
+                              PyBytes_GET_SIZE(data))
+        try:
+            _get_view(data, &view)
+        except BufferError:  # not contiguous
+            return self.feed(memoryview(data).tobytes())
+        try:
+            return self._feed(<const unsigned char *>view.buf, view.len)
+        finally:
+            PyBuffer_Release(&view)
+
+    @property
+    def valid(self) -> bool:
+        """``True`` until an invalid byte has been seen."""
+        return self._error_offset < 0
+
+    @property
+    def complete(self) -> bool:
+        """``True`` when everything fed is valid and ends on a code point boundary."""
+        return self._error_offset < 0 and self.state.npending == 0
+
+    @property
+    def error_offset(self):
+        """Offset in the stream of the first byte of the invalid sequence, or ``None``.
+
+        This is the ``start`` CPython's decoder reports for the same stream.
+        """
+        return self._error_offset if self._error_offset >= 0 else None
+
+    @property
+    def bytes_fed(self) -> int:
+        """Number of bytes fed since creation or the last :meth:`reset`."""
+        return self.fed
+
+    def reset(self) -> None:
+        """Forget everything fed so far."""
+        wsf_utf8_state_reset(&self.state)
+        self.fed = 0
+        self._error_offset = -1

@@ -1,0 +1,133 @@
+"""The one place that chooses between the compiled and the pure-Python kernels.
+
+Every other module imports kernels from here, never from ``_X_c`` / ``_X_py``
+directly, so the choice is made once and for all kernels together.
+
+Rules (DESIGN §3):
+
+* default: compiled;
+* ``WSFAST_NO_EXTENSIONS=1`` (any non-empty value but ``0``), or an interpreter
+  other than CPython, selects pure Python;
+* if the compiled modules fail to import, fall back to pure Python and keep the
+  reason in :data:`IMPORT_ERROR`.
+
+:func:`get` gives either back-end explicitly, which is how the tests run the
+whole suite over both in one process.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import types
+from typing import Dict, Optional
+
+__all__ = ["IMPLEMENTATION", "IMPORT_ERROR", "KERNELS", "Backend", "get", "available"]
+
+#: Names every back-end provides.
+KERNELS = (
+    "apply_mask",
+    "apply_mask_inplace",
+    "validate_utf8",
+    "Utf8Validator",
+    "FrameParser",
+    "build_frame",
+    "MessageReader",
+    "FrameWriter",
+)
+
+
+class Backend(types.SimpleNamespace):
+    """The kernels of one back-end; ``name`` is ``"cython"`` or ``"python"``."""
+
+    name: str
+
+
+def _pure() -> Backend:
+    from . import _framing_py, _mask_py, _reader_py, _utf8_py
+
+    return Backend(
+        name="python",
+        apply_mask=_mask_py.apply_mask,
+        apply_mask_inplace=_mask_py.apply_mask_inplace,
+        validate_utf8=_utf8_py.validate_utf8,
+        Utf8Validator=_utf8_py.Utf8Validator,
+        FrameParser=_framing_py.FrameParser,
+        build_frame=_framing_py.build_frame,
+        FrameWriter=_framing_py.FrameWriter,
+        MessageReader=_reader_py.MessageReader,
+    )
+
+
+def _compiled() -> Backend:
+    from . import _framing_c, _mask_c, _reader_c, _utf8_c  # type: ignore[attr-defined]
+
+    return Backend(
+        name="cython",
+        apply_mask=_mask_c.apply_mask,
+        apply_mask_inplace=_mask_c.apply_mask_inplace,
+        validate_utf8=_utf8_c.validate_utf8,
+        Utf8Validator=_utf8_c.Utf8Validator,
+        FrameParser=_framing_c.FrameParser,
+        build_frame=_framing_c.build_frame,
+        FrameWriter=_framing_c.FrameWriter,
+        MessageReader=_reader_c.MessageReader,
+    )
+
+
+def _pure_requested() -> bool:
+    value = os.environ.get("WSFAST_NO_EXTENSIONS", "")
+    return value not in ("", "0")
+
+
+_cache: Dict[str, Backend] = {}
+
+#: Why the compiled back-end is not in use (``None`` when it is, or when pure
+#: Python was asked for and the compiled modules were never tried).
+IMPORT_ERROR: Optional[BaseException] = None
+
+
+def get(name: str) -> Backend:
+    """Return the ``"cython"`` or ``"python"`` back-end.
+
+    Raises:
+        ImportError: ``"cython"`` was asked for and the extension modules
+            cannot be imported.
+        ValueError: unknown name.
+    """
+    if name not in ("cython", "python"):
+        raise ValueError(f"unknown back-end {name!r}; use 'cython' or 'python'")
+    if name not in _cache:
+        _cache[name] = _compiled() if name == "cython" else _pure()
+    return _cache[name]
+
+
+def available(name: str) -> bool:
+    """Whether the back-end *name* can be loaded."""
+    try:
+        get(name)
+    except ImportError:
+        return False
+    return True
+
+
+def _select() -> Backend:
+    global IMPORT_ERROR
+    if _pure_requested():
+        return get("python")
+    if platform.python_implementation() != "CPython":
+        IMPORT_ERROR = ImportError(
+            f"compiled kernels are for CPython; this is {platform.python_implementation()}"
+        )
+        return get("python")
+    try:
+        return get("cython")
+    except ImportError as exc:
+        IMPORT_ERROR = exc
+        return get("python")
+
+
+default: Backend = _select()
+
+#: ``"cython"`` or ``"python"``: which kernels this process runs.
+IMPLEMENTATION: str = default.name
