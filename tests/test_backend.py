@@ -1,0 +1,57 @@
+"""Back-end selection (DESIGN §3), checked in fresh interpreters."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import PURE_ONLY
+
+
+def run(code: str, **env: str) -> str:
+    environment = {k: v for k, v in os.environ.items() if k != "WSFAST_NO_EXTENSIONS"}
+    environment.update(env)
+    result = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True,
+                            text=True, check=True)
+    return result.stdout.strip()
+
+
+@pytest.mark.skipif(PURE_ONLY, reason="pure Python was requested")
+def test_compiled_back_end_is_the_default():
+    assert run("import wsfast; print(wsfast.IMPLEMENTATION)") == "cython"
+
+
+@pytest.mark.skipif(PURE_ONLY, reason="pure Python was requested")
+def test_default_kernels_are_the_compiled_ones():
+    code = ("import wsfast; print(type(wsfast.FrameParser).__name__, "
+            "wsfast.apply_mask.__module__, wsfast._backend.IMPORT_ERROR)")
+    assert run(code) == "type wsfast._mask_c None"
+
+
+def test_environment_variable_forces_pure_python():
+    code = "import wsfast; print(wsfast.IMPLEMENTATION, wsfast.apply_mask.__module__)"
+    assert run(code, WSFAST_NO_EXTENSIONS="1") == "python wsfast._mask_py"
+
+
+def test_zero_does_not_force_pure_python():
+    expected = "python" if PURE_ONLY else "cython"
+    assert run("import wsfast; print(wsfast.IMPLEMENTATION)", WSFAST_NO_EXTENSIONS="0") == expected
+
+
+def test_import_failure_falls_back_and_records_why():
+    code = (
+        "import sys; sys.modules['wsfast._reader_c'] = None\n"
+        "import wsfast\n"
+        "print(wsfast.IMPLEMENTATION, isinstance(wsfast._backend.IMPORT_ERROR, ImportError))"
+    )
+    assert run(code) == "python True"
+
+
+def test_unknown_back_end_name_is_refused():
+    from wsfast import _backend
+
+    with pytest.raises(ValueError, match="unknown back-end"):
+        _backend.get("rust")
