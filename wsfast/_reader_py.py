@@ -76,8 +76,8 @@ class MessageReader:
         self._streaming = bool(streaming)
         self._inflater = inflater
         self._rsv1_allowed = inflater is not None
-        #: Control events (Ping, CloseReceived) of the last feed: the
-        #: connection has to act on them.
+        #: Control events (Ping, Pong, CloseReceived) of the last feed: the
+        #: connection (and its I/O layer) has to act on them.
         self.control_events: List[Any] = []
         #: The protocol error that stopped the reader, if any.
         self.error: Optional[ProtocolError] = None
@@ -278,6 +278,7 @@ class MessageReader:
             self.control_events.append(event)
         elif opcode == 0xA:
             event = Pong(payload)
+            self.control_events.append(event)
         else:
             code, reason = parse_close(payload)
             event = CloseReceived(code, reason)

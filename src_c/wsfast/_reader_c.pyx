@@ -468,6 +468,7 @@ cdef class MessageReader:
             self.control_events.append(event)
         elif opcode == 10:
             event = wsf_record_new1(&PONG_T, payload)
+            self.control_events.append(event)
         else:
             code, reason = parse_close(payload)
             event = wsf_record_new2(&CLOSE_T, code, reason)

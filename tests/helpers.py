@@ -1,0 +1,40 @@
+"""Test helpers: a client and a server connection wired back to back."""
+
+from __future__ import annotations
+
+import random
+from typing import Any, List, Tuple
+
+from wsfast.connection import ClientConnection, ServerConnection
+
+
+def transfer(source: Any, target: Any) -> List[Any]:
+    """Move everything source has to send into target; return target's events."""
+    for chunk in source.data_to_send():
+        target.receive_data(chunk)
+    return target.events_received()
+
+
+def seeded_random(seed: int = 0):
+    """A deterministic masking-key source, so both back-ends produce equal bytes."""
+    rng = random.Random(seed)
+    return lambda n: rng.getrandbits(8 * n).to_bytes(n, "big")
+
+
+def open_pair(backend: str, *, client_options=None, server_options=None,
+              uri: str = "ws://example.com/chat") -> Tuple[ClientConnection, ServerConnection]:
+    """A client and a server that completed the opening handshake."""
+    client = ClientConnection(uri, backend=backend, random_bytes=seeded_random(),
+                              **(client_options or {}))
+    server = ServerConnection(backend=backend, **(server_options or {}))
+    client.send_request(client.connect())
+    (request,) = transfer(client, server)
+    server.send_response(server.accept(request))
+    (response,) = transfer(server, client)
+    assert response.status_code == 101, client.handshake_error
+    return client, server
+
+
+def split(data: bytes, cuts) -> list:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    return [data[a:b] for a, b in zip([0] + points, points + [len(data)])]
