@@ -20,6 +20,9 @@ from .errors import (
     WebSocketError,
 )
 from .frames import CloseCode, Frame, Opcode
+from .connection import ClientConnection, ServerConnection, State
+from .asyncio import connect, serve
+from . import exceptions
 
 __version__ = "0.1.0"
 
@@ -53,4 +56,10 @@ __all__ = [
     "ConnectionClosed",
     "ConnectionClosedOK",
     "ConnectionClosedError",
+    "ServerConnection",
+    "ClientConnection",
+    "State",
+    "serve",
+    "connect",
+    "exceptions",
 ]
