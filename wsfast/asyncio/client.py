@@ -48,11 +48,14 @@ class ClientWebSocket(WebSocket):
         self.response = event
         if self._handshake.done():
             return
-        if self.connection.state is State.OPEN:
+        error = self.connection.handshake_error
+        if error is None:
+            # The connection may already be closing: frames that followed the
+            # 101 in the same read were processed with it.
             self._handshake.set_result(None)
             self._start_keepalive()
         else:
-            self._handshake.set_exception(self.connection.handshake_error)
+            self._handshake.set_exception(error)
 
     def _connection_lost_hook(self, exc: Optional[BaseException]) -> None:
         if not self._handshake.done():

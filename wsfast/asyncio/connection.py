@@ -141,20 +141,20 @@ class WebSocket(asyncio.BufferedProtocol):
 
     @property
     def close_code(self) -> Optional[int]:
-        """Close code received from the peer (1006 if the connection ended
-        without one); ``None`` while the connection is open."""
-        if not self._lost.done():
-            return None
+        """Close code received from the peer, as soon as its close frame
+        arrives (1006 if the connection ended without one); ``None`` before."""
         rcvd = self.connection.close_rcvd
-        return rcvd[0] if rcvd is not None else 1006
+        if rcvd is not None:
+            return rcvd[0]
+        return 1006 if self._lost.done() else None
 
     @property
     def close_reason(self) -> Optional[str]:
-        """Close reason received from the peer; ``None`` while open."""
-        if not self._lost.done():
-            return None
+        """Close reason received from the peer (see :attr:`close_code`)."""
         rcvd = self.connection.close_rcvd
-        return rcvd[1] if rcvd is not None else ""
+        if rcvd is not None:
+            return rcvd[1]
+        return "" if self._lost.done() else None
 
     @property
     def remote_address(self) -> Any:
@@ -446,7 +446,15 @@ class WebSocket(asyncio.BufferedProtocol):
                 pass
             self._write_now()
             self._arm_close_timer()
+        self._stop_queue_limit()
         await self.wait_closed()
+
+    def _stop_queue_limit(self) -> None:
+        """Once we close, keep reading whatever the queue holds: the peer's
+        close frame is behind the messages it sent first."""
+        self.max_queue = None
+        if self._reading_paused:
+            self._resume_reading()
 
     async def wait_closed(self) -> None:
         """Wait until the TCP connection is closed."""
@@ -465,6 +473,7 @@ class WebSocket(asyncio.BufferedProtocol):
     def _fail(self, code: int, reason: str) -> None:
         """Fail the connection: close frame if possible, then end TCP."""
         self.connection.fail(code, reason)
+        self._stop_queue_limit()
         self._after_close_expected()
 
     def _after_close_expected(self) -> None:

@@ -188,6 +188,7 @@ class Server:
         self.websockets: Set[ServerWebSocket] = set()
         self._handler_tasks: Set[asyncio.Task] = set()
         self.server: Optional[asyncio.AbstractServer] = None
+        self._loop: Any = None
         self._closing = False
         self._all_closed: Optional[asyncio.Future] = None
 
@@ -221,8 +222,7 @@ class Server:
         if self._closing:
             return
         self._closing = True
-        loop = asyncio.get_running_loop()
-        self._all_closed = loop.create_future()
+        self._all_closed = self._loop.create_future()
         if not self.websockets:
             self._all_closed.set_result(None)
         if self.server is not None:
@@ -369,6 +369,7 @@ class serve:
     async def _start(self) -> Server:
         loop = asyncio.get_running_loop()
         server = self._server
+        server._loop = loop
         server.server = await loop.create_server(server._protocol_factory, self._host,
                                                  self._port, **self._kwargs)
         return server

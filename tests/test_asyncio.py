@@ -1,0 +1,421 @@
+"""The asyncio server and client over loopback, on both back-ends."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import pathlib
+import ssl
+import tracemalloc
+
+import pytest
+
+import wsfast
+from wsfast.connection import ClientConnection
+from wsfast.errors import ConnectionClosedError, ConnectionClosedOK, InvalidHandshake
+
+DATA = pathlib.Path(__file__).parent / "data"
+
+
+def run(coroutine, timeout: float = 30):
+    async def bounded():
+        return await asyncio.wait_for(coroutine, timeout)
+
+    return asyncio.run(bounded())
+
+
+async def echo(websocket):
+    async for message in websocket:
+        await websocket.send(message)
+
+
+def port_of(server) -> int:
+    return server.sockets[0].getsockname()[1]
+
+
+@pytest.fixture
+def options(backend):
+    """serve/connect options selecting the back-end under test."""
+    return {"backend": backend.name, "compression": None}
+
+
+class TestEcho:
+    @pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 2**20 + 1])
+    def test_text_and_binary_on_length_boundaries(self, options, size):
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, max_size=None, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", max_size=None,
+                                          **options) as ws:
+                    text = "é" * (size // 2) + "a" * (size % 2)
+                    await ws.send(text)
+                    assert await ws.recv() == text
+                    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+                    await ws.send(data)
+                    assert await ws.recv() == data
+        run(main())
+
+    def test_fragmented_messages_from_iterables(self, options):
+        async def pieces():
+            for piece in (b"ab", b"cd", b""):
+                yield piece
+
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    await ws.send(["Hel", "lo"])
+                    assert await ws.recv() == "Hello"
+                    await ws.send(pieces())
+                    assert await ws.recv() == b"abcd"
+        run(main())
+
+    def test_many_pipelined_messages_arrive_in_order(self, options):
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    for i in range(5000):
+                        await ws.send(str(i))
+                    for i in range(5000):
+                        assert await ws.recv() == str(i)
+        run(main())
+
+    def test_compression_round_trip(self, backend):
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, backend=backend.name) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/",
+                                          backend=backend.name) as ws:
+                    assert ws.connection.compression is not None
+                    for message in ["x" * 1000, b"\x00" * 70000, "κόσμε" * 50]:
+                        await ws.send(message)
+                        assert await ws.recv() == message
+        run(main())
+
+    def test_legacy_handler_gets_the_path(self, options):
+        async def handler(websocket, path):
+            await websocket.send(path)
+
+        async def main():
+            async with wsfast.serve(handler, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/room?x=1",
+                                          **options) as ws:
+                    assert await ws.recv() == "/room?x=1"
+                    assert ws.path == "/room?x=1"
+        run(main())
+
+
+class TestPing:
+    def test_ping_resolves_with_the_round_trip_time(self, options):
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    waiter = await ws.ping(b"abc")
+                    latency = await waiter
+                    assert 0 <= latency < 5
+        run(main())
+
+    def test_keepalive_fails_a_peer_that_does_not_answer(self, options):
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, ping_interval=0.05, ping_timeout=0.1,
+                                    **options) as server:
+                # A client that never answers pings.
+                reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+                client = ClientConnection("ws://x/", auto_pong=False, backend=options["backend"])
+                client.send_request(client.connect())
+                writer.writelines(client.data_to_send())
+                while True:
+                    data = await reader.read(65536)
+                    if not data:
+                        break
+                    client.receive_data(data)
+                    client.events_received()
+                assert client.close_rcvd == (1011, "keepalive ping timeout")
+        run(main())
+
+
+class TestClosing:
+    def test_client_close_code_reaches_the_handler(self, options):
+        seen = asyncio.Queue
+
+        async def main():
+            results = seen()
+
+            async def handler(websocket):
+                try:
+                    await websocket.recv()
+                except ConnectionClosedOK as exc:
+                    await results.put((exc.code, exc.reason))
+
+            async with wsfast.serve(handler, "127.0.0.1", 0, **options) as server:
+                ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options)
+                await ws.close(1001, "bye")
+                assert ws.close_code == 1001  # the server echoed it
+                assert await results.get() == (1001, "bye")
+        run(main())
+
+    def test_server_close_code_reaches_the_client(self, options):
+        async def handler(websocket):
+            await websocket.close(4000, "custom")
+
+        async def main():
+            async with wsfast.serve(handler, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    with pytest.raises(ConnectionClosedError) as info:
+                        await ws.recv()
+                    assert (info.value.code, info.value.reason) == (4000, "custom")
+                    assert (ws.close_code, ws.close_reason) == (4000, "custom")
+        run(main())
+
+    def test_async_for_ends_on_normal_close(self, options):
+        async def handler(websocket):
+            await websocket.send("one")
+            await websocket.send("two")
+
+        async def main():
+            async with wsfast.serve(handler, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    assert [m async for m in ws] == ["one", "two"]
+                    assert ws.close_code == 1000
+        run(main())
+
+    def test_handler_exception_closes_with_1011(self, options):
+        async def handler(websocket):
+            raise RuntimeError("boom")
+
+        async def main():
+            async with wsfast.serve(handler, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    with pytest.raises(ConnectionClosedError):
+                        await ws.recv()
+                    assert ws.close_code == 1011
+        run(main())
+
+    def test_server_shutdown_closes_connections_with_1001(self, options):
+        async def main():
+            server = await wsfast.serve(echo, "127.0.0.1", 0, **options)
+            clients = [await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options)
+                       for _ in range(3)]
+            server.close()
+            await server.wait_closed()
+            for ws in clients:
+                await ws.wait_closed()
+                assert ws.close_code == 1001
+        run(main())
+
+    def test_send_after_close_raises(self, options):
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
+                ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options)
+                await ws.close()
+                with pytest.raises(ConnectionClosedOK):
+                    await ws.send("late")
+        run(main())
+
+    def test_message_too_big_closes_with_1009(self, options):
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, max_size=1000, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    await ws.send(b"x" * 1001)
+                    with pytest.raises(ConnectionClosedError):
+                        await ws.recv()
+                    assert ws.close_code == 1009
+        run(main())
+
+    def test_close_timeout_aborts_a_silent_peer(self, options):
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, close_timeout=0.1, **options) as server:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+                client = ClientConnection("ws://x/", backend=options["backend"])
+                client.send_request(client.connect())
+                writer.writelines(client.data_to_send())
+                await reader.readuntil(b"\r\n\r\n")
+                (websocket,) = server.websockets
+                loop = asyncio.get_running_loop()
+                start = loop.time()
+                await websocket.close()  # the client never answers the close frame
+                assert loop.time() - start < 2
+                writer.close()
+        run(main())
+
+
+class TestHandshake:
+    def test_open_timeout_on_the_client(self, options):
+        async def silent(reader, writer):
+            await asyncio.sleep(5)
+
+        async def main():
+            server = await asyncio.start_server(silent, "127.0.0.1", 0)
+            port = server.sockets[0].getsockname()[1]
+            with pytest.raises(asyncio.TimeoutError):
+                await wsfast.connect(f"ws://127.0.0.1:{port}/", open_timeout=0.1, **options)
+            server.close()
+        run(main())
+
+    def test_open_timeout_on_the_server(self, options):
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, open_timeout=0.1, **options) as server:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+                assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the server
+                writer.close()
+        run(main())
+
+    def test_process_request_can_refuse(self, options):
+        def process_request(websocket, request):
+            if request.path != "/ok":
+                return websocket.connection.reject(403, "go away\n")
+            return None
+
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, process_request=process_request,
+                                    **options) as server:
+                with pytest.raises(InvalidHandshake) as info:
+                    await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/no", **options)
+                assert info.value.status == 403
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/ok", **options) as ws:
+                    await ws.send("fine")
+                    assert await ws.recv() == "fine"
+        run(main())
+
+    def test_max_connections_answers_503(self, options):
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, max_connections=1, **options) as server:
+                first = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options)
+                with pytest.raises(InvalidHandshake) as info:
+                    await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options)
+                assert info.value.status == 503
+                await first.close()
+        run(main())
+
+    def test_subprotocol_is_agreed(self, options):
+        async def handler(websocket):
+            await websocket.send(websocket.subprotocol)
+
+        async def main():
+            async with wsfast.serve(handler, "127.0.0.1", 0, subprotocols=["v2", "v1"],
+                                    **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/",
+                                          subprotocols=["v1", "v2"], **options) as ws:
+                    assert ws.subprotocol == "v2" and await ws.recv() == "v2"
+        run(main())
+
+    def test_tls(self, options):
+        server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_context.load_cert_chain(DATA / "localhost.crt", DATA / "localhost.key")
+        client_context = ssl.create_default_context(cafile=str(DATA / "localhost.crt"))
+
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, ssl=server_context, **options) as server:
+                async with wsfast.connect(f"wss://localhost:{port_of(server)}/",
+                                          ssl=client_context, **options) as ws:
+                    for message in ["secure", b"x" * 100000]:
+                        await ws.send(message)
+                        assert await ws.recv() == message
+        run(main())
+
+    def test_plain_http_request_gets_an_error_response(self, options):
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+                writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                response = await asyncio.wait_for(reader.read(), 5)
+                assert response.startswith(b"HTTP/1.1 426 ")
+                writer.close()
+        run(main())
+
+
+class TestBackpressure:
+    def test_slow_reader_pauses_the_sender(self, options):
+        """A client that does not read: its queue stops at max_queue (plus
+        one read), the server's send() blocks, memory stays bounded."""
+        sent = []
+
+        async def flood(websocket):
+            payload = b"x" * 10000
+            for i in range(100000):
+                await websocket.send(payload)
+                sent.append(i)
+
+        async def main():
+            async with wsfast.serve(flood, "127.0.0.1", 0, write_limit=65536, close_timeout=1,
+                                    **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", max_queue=8,
+                                          **options) as ws:
+                    await asyncio.sleep(0.5)
+                    queued = len(ws._messages)
+                    stalled_at = len(sent)
+                    await asyncio.sleep(0.3)
+                    assert len(sent) == stalled_at, "the sender did not stop"
+                    # Queue: max_queue plus what one read of the buffer holds.
+                    assert queued <= 8 + 256 * 1024 // 10000 + 1
+                    # The kernel buffers some MB on loopback; far from 1 GB.
+                    assert stalled_at * 10000 < 64 * 2**20
+                    for _ in range(200):
+                        await ws.recv()
+                    await asyncio.sleep(0.1)
+                    assert len(sent) > stalled_at  # reading again resumed the sender
+        run(main())
+
+    def test_memory_stays_bounded_while_a_client_floods(self, options):
+        async def idle(websocket):
+            await asyncio.sleep(1.0)  # never reads
+
+        async def main():
+            async with wsfast.serve(idle, "127.0.0.1", 0, max_queue=4, close_timeout=0.2,
+                                    **options) as server:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+                client = ClientConnection("ws://x/", backend=options["backend"])
+                client.send_request(client.connect())
+                writer.writelines(client.data_to_send())
+                client.receive_data(await reader.readuntil(b"\r\n\r\n"))
+                gc.collect()
+                tracemalloc.start()
+                for _ in range(2000):
+                    client.send_binary(b"y" * 10000)
+                    writer.writelines(client.data_to_send())
+                    if writer.transport.get_write_buffer_size() > 2**20:
+                        break  # the server stopped reading: so must we
+                    await asyncio.sleep(0)
+                await asyncio.sleep(0.2)
+                _, peak = tracemalloc.get_traced_memory()
+                tracemalloc.stop()
+                # Our own write buffer is up to 1 MiB; the server holds 4
+                # messages plus one read: far below the 20 MB sent at it.
+                assert peak < 8 * 2**20
+                writer.close()
+        run(main())
+
+
+def test_classic_run_until_complete_style(backend):
+    """The websockets tutorial's server and client, old style, unchanged."""
+    loop = asyncio.new_event_loop()
+    try:
+        async def hello(websocket, path):
+            name = await websocket.recv()
+            await websocket.send(f"Hello {name}!")
+
+        start_server = wsfast.serve(hello, "127.0.0.1", 0, backend=backend.name)
+        server = loop.run_until_complete(start_server)
+
+        async def client():
+            async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}",
+                                      backend=backend.name) as websocket:
+                await websocket.send("Ada")
+                return await websocket.recv()
+
+        assert loop.run_until_complete(client()) == "Hello Ada!"
+        server.close()
+        loop.run_until_complete(server.wait_closed())
+    finally:
+        loop.close()
+
+
+def test_uvloop_when_installed(backend):
+    uvloop = pytest.importorskip("uvloop")
+
+    async def main():
+        async with wsfast.serve(echo, "127.0.0.1", 0, backend=backend.name) as server:
+            async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/",
+                                      backend=backend.name) as ws:
+                for message in ["over uvloop", b"z" * 300000]:
+                    await ws.send(message)
+                    assert await ws.recv() == message
+
+    uvloop.run(main()) if hasattr(uvloop, "run") else asyncio.run(main())
