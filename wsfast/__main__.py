@@ -3,7 +3,8 @@
 * ``bench``: the benchmark tables (wsfast compiled and pure, baselines and the
   installed peers, measured in one run) and the evaluation of the project's
   speed targets; see :mod:`wsfast.bench.runner` for the method.
-* ``echo``: an echo server on the asyncio layer (not implemented yet).
+* ``echo``: an echo server on the asyncio layer, with every size limit and the
+  compression settings on the command line (the conformance tests run it).
 """
 
 from __future__ import annotations
@@ -46,10 +47,86 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--round-ms", type=float, metavar="MS", dest="target_ms",
                        help="target duration of one round (default 20, --quick 8)")
 
-    echo = commands.add_parser("echo", help="run an echo server (not implemented yet)")
-    echo.add_argument("--host", default="localhost")
-    echo.add_argument("--port", type=int, default=8765)
+    echo = commands.add_parser(
+        "echo",
+        help="run an echo server until interrupted",
+        description="Serve WebSocket connections that send every message back, "
+                    "until Ctrl-C. Messages are echoed with the type they arrived with.",
+    )
+    echo.add_argument("--host", default="localhost", help="address to listen on (localhost)")
+    echo.add_argument("--port", type=int, default=8765, help="port to listen on (8765)")
+    echo.add_argument("--max-size", type=_size, default=2**20, metavar="N",
+                      help="largest message in bytes, 0 for no limit (1 MiB)")
+    echo.add_argument("--max-frame-size", type=_size, default=None, metavar="N",
+                      help="largest frame in bytes (default: --max-size)")
+    echo.add_argument("--max-fragments", type=_size, default=None, metavar="N",
+                      help="largest number of frames in a message (default: bounded by "
+                           "the per-fragment charge only)")
+    echo.add_argument("--max-queue", type=int, default=16, metavar="N",
+                      help="messages queued before reading pauses (16)")
+    compression = echo.add_mutually_exclusive_group()
+    compression.add_argument("--compression", dest="compression", action="store_true",
+                             default=True, help="negotiate permessage-deflate (default)")
+    compression.add_argument("--no-compression", dest="compression", action="store_false",
+                             help="do not negotiate permessage-deflate")
+    echo.add_argument("--ping-interval", type=float, default=20, metavar="S",
+                      help="keepalive ping interval in seconds, 0 to disable (20)")
+    echo.add_argument("--close-timeout", type=float, default=10, metavar="S",
+                      help="time allowed for each closing step (10)")
+    echo.add_argument("--backend", choices=["cython", "python"], default=None,
+                      help="kernels to use (default: the process default)")
+    echo.add_argument("--uvloop", action="store_true", help="run on uvloop (if installed)")
+    echo.add_argument("-v", "--verbose", action="store_true", help="log connections")
     return parser
+
+
+def _size(text: str) -> Optional[int]:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value or None
+
+
+def _echo(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from . import IMPLEMENTATION
+    from .asyncio import serve
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    async def echo(websocket) -> None:
+        async for message in websocket:
+            await websocket.send(message)
+
+    async def main() -> None:
+        async with serve(
+            echo, args.host, args.port,
+            max_size=args.max_size, max_frame_size=args.max_frame_size,
+            max_fragments=args.max_fragments, max_queue=args.max_queue,
+            compression="deflate" if args.compression else None,
+            ping_interval=args.ping_interval or None, close_timeout=args.close_timeout,
+            backend=args.backend,
+        ) as server:
+            names = ", ".join(str(s.getsockname()[:2]) for s in server.sockets)
+            print(f"wsfast echo server ({args.backend or IMPLEMENTATION}) on {names}; "
+                  "Ctrl-C to stop", file=sys.stderr, flush=True)
+            await server.serve_forever()
+
+    runner = asyncio.run
+    if args.uvloop:
+        import uvloop
+
+        runner = getattr(uvloop, "run", None) or asyncio.run
+        if runner is asyncio.run:
+            uvloop.install()
+    try:
+        runner(main())
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -62,8 +139,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                        peers=args.peers, echo=args.echo, rounds=args.rounds,
                        target_ms=args.target_ms)
     if args.command == "echo":
-        print("python -m wsfast echo: not implemented yet", file=sys.stderr)
-        return 2
+        return _echo(args)
     parser.print_help(sys.stderr)
     return 2
 
