@@ -145,6 +145,21 @@ class TestSendingRules:
         with pytest.raises(InvalidState):
             client.send_close()
 
+    def test_no_data_after_a_close_was_received(self, backend, pair):
+        client, server = pair
+        client.send_close()
+        transfer(client, server)  # the server answers the close
+        with pytest.raises(InvalidState):
+            server.send_text("late")
+        with pytest.raises(InvalidState):
+            server.send_binary(b"late")
+
+    def test_no_data_after_failing(self, backend, pair):
+        client, _ = pair
+        client.fail(1011, "bye")
+        with pytest.raises(InvalidState):
+            client.send_text("late")
+
     def test_control_payload_limit(self, backend, pair):
         with pytest.raises(ValueError):
             pair[0].send_ping(b"x" * 126)

@@ -22,6 +22,7 @@ from typing import Callable, List, Optional
 
 from ._buffers import as_bytes, mask_key
 from ._mask_py import _masked
+from ._record import fast_constructor
 from .errors import ProtocolError, protocol_error
 from .frames import Frame, Opcode
 
@@ -41,6 +42,7 @@ DEFAULT_MAX_FRAME_SIZE = 2**20
 #: Opcode values that RFC 6455 defines; others are reserved (§5.2).
 _KNOWN_OPCODES = (0x0, 0x1, 0x2, 0x8, 0x9, 0xA)
 _OPCODES = {int(op): op for op in Opcode}
+_frame = fast_constructor(Frame)
 
 #: What a limit of ``None`` means: larger than any frame a peer can make us
 #: buffer, small enough that sums of two lengths never overflow in C.
@@ -227,7 +229,7 @@ class FrameParser:
                 opcode = header.opcode
                 if opcode < 0x8:
                     self._in_message = not header.fin
-                frames.append(Frame(_OPCODES[opcode], payload, header.fin, header.rsv1))
+                frames.append(_frame(_OPCODES[opcode], payload, header.fin, header.rsv1, False, False))
                 pos = start + header.length
         except ProtocolError as exc:
             exc.frames = frames  # type: ignore[attr-defined]

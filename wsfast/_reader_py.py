@@ -20,9 +20,10 @@ from __future__ import annotations
 import codecs
 from typing import Any, List, Optional
 
+from ._buffers import as_bytes
 from ._framing_py import MAX_HEADER_SIZE, Header, check_limit, parse_header
 from ._mask_py import _masked
-from ._buffers import as_bytes
+from ._record import fast_constructor
 from ._utf8_py import surrogate_prefix
 from .errors import ProtocolError, protocol_error
 from .events import BinaryMessage, CloseReceived, MessageFragment, Ping, Pong, TextMessage
@@ -35,6 +36,13 @@ __all__ = ["MessageReader", "DEFAULT_FRAGMENT_OVERHEAD"]
 DEFAULT_FRAGMENT_OVERHEAD = 16
 
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+
+_text_message = fast_constructor(TextMessage)
+_binary_message = fast_constructor(BinaryMessage)
+_fragment = fast_constructor(MessageFragment)
+_ping = fast_constructor(Ping)
+_pong = fast_constructor(Pong)
+_close_received = fast_constructor(CloseReceived)
 
 
 class MessageReader:
@@ -137,6 +145,13 @@ class MessageReader:
                     pos += frame.size - had
                     self._header_buf.clear()
                 else:
+                    if not self._msg_opcode and not self._streaming:
+                        stop = self._whole_message(data, pos, end, events)
+                        if stop:
+                            pos = stop
+                            if pos == end:
+                                return
+                            continue
                     frame = self._parse_header(data, pos, end)
                     if frame is None:
                         self._header_buf += data[pos:end]
@@ -153,6 +168,53 @@ class MessageReader:
             self._end_frame(frame, events)
             if pos == end:
                 return
+
+    def _whole_message(self, data: Any, pos: int, end: int, events: List[Any]) -> int:
+        """Fast path: a complete, unfragmented, uncompressed text or binary
+        frame at ``data[pos:]`` with a 7- or 16-bit length, within the limits,
+        from the right role. Returns where it ends, or 0 to let the general
+        path handle (and report) anything else."""
+        if end - pos < 2:
+            return 0
+        b0 = data[pos]
+        if b0 != 0x81 and b0 != 0x82:  # FIN, no RSV bits, TEXT or BINARY
+            return 0
+        b1 = data[pos + 1]
+        length = b1 & 0x7F
+        start = pos + 2
+        if length == 126:
+            if end - start < 2:
+                return 0
+            length = (data[start] << 8) | data[start + 1]
+            if length < 126:
+                return 0
+            start += 2
+        elif length == 127:
+            return 0
+        masked = b1 & 0x80
+        if (masked != 0) is not self._mask_required:
+            return 0
+        if masked:
+            key = bytes(data[start:start + 4])
+            start += 4
+        stop = start + length
+        if (stop > end or length > self._max_frame or length > self._max_message
+                or self._max_fragments < 1):
+            return 0
+        payload = data[start:stop]
+        if masked:
+            payload = _masked(payload, key)
+        elif type(payload) is not bytes:
+            payload = bytes(payload)
+        if b0 == 0x81:
+            try:
+                text = payload.decode("utf-8")
+            except UnicodeDecodeError:
+                raise protocol_error("invalid-utf8") from None
+            events.append(_text_message(payload if self._text_as_bytes else text))
+        else:
+            events.append(_binary_message(payload))
+        return stop
 
     def _parse_header(self, buf: Any, start: int, end: int) -> Optional[Header]:
         return parse_header(
@@ -245,9 +307,9 @@ class MessageReader:
         else:
             data = bytes(self._msg)
             if is_text:
-                events.append(TextMessage(data if self._text_as_bytes else data.decode("utf-8")))
+                events.append(_text_message(data if self._text_as_bytes else data.decode("utf-8")))
             else:
-                events.append(BinaryMessage(data))
+                events.append(_binary_message(data))
         self._discard_message()
 
     def _discard_message(self) -> None:
@@ -270,18 +332,18 @@ class MessageReader:
         else:
             self._msg.clear()
         if data or fin:
-            events.append(MessageFragment(data, is_text, fin))
+            events.append(_fragment(data, is_text, fin))
 
     def _end_control(self, opcode: int, payload: bytes, events: List[Any]) -> None:
         if opcode == 0x9:
-            event: Any = Ping(payload)
+            event: Any = _ping(payload)
             self.control_events.append(event)
         elif opcode == 0xA:
-            event = Pong(payload)
+            event = _pong(payload)
             self.control_events.append(event)
         else:
             code, reason = parse_close(payload)
-            event = CloseReceived(code, reason)
+            event = _close_received(code, reason)
             self.control_events.append(event)
             self._stopped = True  # §5.5.1: nothing follows a close frame
         events.append(event)

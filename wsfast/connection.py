@@ -148,6 +148,7 @@ class Connection:
         self.control_received = False
         self._sending_message = False  # a fragmented message is being sent
         self._sending_compressed = False
+        self._fast_send = False  # see _refresh_send_path
         self._eof_received = False
 
     # -- properties ----------------------------------------------------------
@@ -188,6 +189,7 @@ class Connection:
             return
         self._eof_received = True
         self.state = State.CLOSED
+        self._fast_send = False
         self._reader = None
         self._close_expected = True
 
@@ -224,7 +226,10 @@ class Connection:
             InvalidState: the connection is not open, or a fragmented message
                 is in progress (use :meth:`send_continuation`).
         """
-        self._send_start(_TEXT, data, fin, compress)
+        if self._fast_send and fin:
+            self._writer.write(self._out, _TEXT, data)
+        else:
+            self._send_start(_TEXT, data, fin, compress)
 
     def send_binary(self, data: Data, fin: bool = True, *, compress: Optional[bool] = None) -> None:
         """Send a binary message, or its first fragment when ``fin`` is false.
@@ -232,7 +237,10 @@ class Connection:
         Raises:
             InvalidState: as for :meth:`send_text`.
         """
-        self._send_start(_BINARY, data, fin, compress)
+        if self._fast_send and fin:
+            self._writer.write(self._out, _BINARY, data)
+        else:
+            self._send_start(_BINARY, data, fin, compress)
 
     def send_continuation(self, data: Data, fin: bool) -> None:
         """Send the next fragment of the message started with ``fin=False``.
@@ -245,6 +253,7 @@ class Connection:
         self._check_can_send_data()
         self._send_data(_CONTINUATION, data, fin, self._sending_compressed)
         self._sending_message = not fin
+        self._refresh_send_path()
 
     def send_ping(self, data: Data = b"") -> None:
         """Send a ping (at most 125 bytes).
@@ -285,6 +294,7 @@ class Connection:
             self._reader = None
         if self.state is State.OPEN:
             self.state = State.CLOSING
+        self._fast_send = False
         self._close_expected = True
 
     # -- internals -----------------------------------------------------------------
@@ -311,6 +321,13 @@ class Connection:
             self._send_data(opcode, data, fin, use)
             self._sending_compressed = use
         self._sending_message = not fin
+        self._refresh_send_path()
+
+    def _refresh_send_path(self) -> None:
+        """send_text / send_binary skip every check while this is true: call
+        it after any change of state, close_sent, _sending_message or _deflate."""
+        self._fast_send = (self.state is State.OPEN and self.close_sent is None
+                           and not self._sending_message and self._deflate is None)
 
     def _send_data(self, opcode: int, data: Data, fin: bool, compressed: bool) -> None:
         if compressed:
@@ -326,6 +343,7 @@ class Connection:
         payload = serialize_close(code, reason)
         self._writer.write(self._out, _CLOSE, payload)
         self.close_sent = (int(code), reason)
+        self._fast_send = False
         if self.close_rcvd is not None:
             self._close_expected = True  # the closing handshake is complete
         if self.state is State.OPEN:
@@ -356,6 +374,7 @@ class Connection:
         inflater = self._deflate
         self._reader = self._kernels.MessageReader(inflater=inflater, **self._reader_options)
         self.state = State.OPEN
+        self._refresh_send_path()
         if leftover:
             self.receive_data(leftover)
 

@@ -142,11 +142,13 @@ class Workload:
         units: operations per loop of ``Bench.run`` (frames per stream pass).
         batch: loops per call in the pytest-benchmark suite.
         label: size label; default from ``size``.
+        min_round: shortest timed round in seconds (the runner's round target
+            is raised to it: network round trips need longer rounds).
     """
 
     def __init__(self, group: str, name: str, size: Optional[int], contenders: List[Contender],
                  *, baseline: str, unit: str = "call", units: int = 1, batch: int = 1,
-                 label: Optional[str] = None) -> None:
+                 label: Optional[str] = None, min_round: float = 0.0) -> None:
         self.group = group
         self.name = name
         self.size = size
@@ -156,6 +158,7 @@ class Workload:
         self.units = units
         self.batch = batch
         self.label = label if label is not None else size_label(size)
+        self.min_round = min_round
 
     @property
     def key(self) -> str:
@@ -205,10 +208,10 @@ class Group:
         self.default = default
 
 
-#: Registered groups in table order. The asyncio ``echo`` group is not here
-#: yet: it will call ``register_group("echo", ..., default=False)`` from its
-#: own module, and ``python -m wsfast bench --echo`` selects it. Its
-#: ``Bench.run(loops)`` may drive an event loop; ``close()`` stops servers.
+#: Registered groups in table order. The asyncio ``echo`` group registers
+#: itself from :mod:`wsfast.bench.echo` (``default=False``: ``python -m wsfast
+#: bench --echo`` or ``--group echo`` selects it); its ``Bench.run(loops)``
+#: drives an event loop and ``close()`` stops its servers.
 GROUPS: Dict[str, Group] = {}
 
 

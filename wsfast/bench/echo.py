@@ -1,0 +1,897 @@
+"""The ``echo`` group: asyncio loopback echo, each library against itself.
+
+Run with ``python -m wsfast bench --echo`` (or ``--group echo``), with
+``python -m wsfast.bench.echo [--quick] [--loop asyncio] [--json PATH]``, or
+through ``benchmarks/test_echo.py``.
+
+Method:
+
+* **Two processes.** Every contender runs its *own* echo server in a child
+  process and its *own* client in the benchmark process (on a 2-core machine:
+  one core each). Servers are started together when the group starts, listen
+  on a free port chosen by the kernel (port 0) and report it on stdout; they
+  live in their own process group and exit when their stdin closes (so they
+  die with the benchmark even if it is killed); :func:`stop_all` kills what is
+  left, and is registered with ``atexit``.
+* **Equal settings.** Compression off, no keepalive pings, size limits of
+  16 MiB, each library's other defaults (queue sizes, write limits). The same
+  event loop everywhere, server and client: uvloop when installed, else
+  asyncio; ``--loop asyncio`` (or ``WSFAST_BENCH_LOOP=asyncio``) forces
+  asyncio. Every client gets ``str`` messages for text and ``bytes`` for
+  binary and hands back the same types (picows, whose API takes bytes, encodes
+  the ``str`` it is given and decodes echoes with
+  ``get_payload_as_utf8_text``).
+* **Each library's own API.** wsfast and websockets: ``serve`` / ``connect``,
+  ``send`` / ``recv``; aiohttp: a ``web.WebSocketResponse`` handler and
+  ``ClientSession.ws_connect``, ``send_str`` / ``send_bytes`` / ``receive``;
+  picows: ``ws_create_server`` / ``ws_connect`` with ``WSListener`` callbacks
+  (its server echoes each frame's payload without decoding it: picows does not
+  validate UTF-8, the three others do); ``tcp``: a plain ``asyncio.Protocol``
+  echo, no WebSocket at all, the floor.
+* **Workloads.** *pipelined*: the client keeps at most ``window`` messages
+  outstanding, sending ``window / 2`` at a time whenever at most half the
+  window is outstanding (for the async APIs a sender task and the receiving
+  loop; for the callback APIs the receive callback sends), and counts the
+  echoes: messages/s, and MB/s of payload one way for 64 KiB. *round trip*:
+  send one 32-byte message, wait for its echo, repeat (async APIs: ``await
+  send`` then ``await recv``; callback APIs: the receive callback sends the
+  next one).
+* **Correctness.** Before timing, and again on the timed connection after
+  timing, a full exchange is compared message by message (type and payload);
+  every timed run checks the count of echoes and the last one.
+* **Timing** as every group (:mod:`wsfast.bench.runner`): calibration (also
+  the warm-up), then interleaved round-robin rounds, medians; echo rounds last
+  at least 150 ms (50 ms with ``--quick``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import atexit
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from . import peers
+from .workloads import (Bench, CheckFailed, Contender, KiB, Options, Workload, register_group)
+
+__all__ = ["LIBRARIES", "loop_name", "describe", "stop_all", "main"]
+
+#: Contenders, in table order; ``tcp`` is the floor.
+LIBRARIES = ("wsfast-cython", "wsfast-python", "picows", "aiohttp", "websockets", "tcp")
+
+#: Size limit given to every server and client (above every message sent).
+MAX_SIZE = peers.MAX_SIZE
+
+HOST = "127.0.0.1"
+
+#: (name, payload size, text?, window, messages per loop) of the workloads.
+#: Windows: 1000 small messages (32 KB in flight), 16 large ones (1 MiB).
+PIPELINED = (("pipelined text", 32, True, 1000), ("pipelined binary", 64 * KiB, False, 16))
+ROUND_TRIP = ("round trip", 32, 50)  # name, size, round trips per loop
+
+#: Minimum duration of one timed round (seconds), full and --quick.
+ROUND_S, QUICK_ROUND_S = 0.15, 0.05
+
+#: How long one timed run may take before it is declared hung.
+RUN_TIMEOUT = 120.0
+
+#: How long a server may take to start and report its port.
+START_TIMEOUT = 30.0
+
+
+# -- event loop ---------------------------------------------------------------
+
+
+def loop_name(requested: Optional[str] = None) -> str:
+    """``"uvloop"`` or ``"asyncio"``: *requested*, else ``$WSFAST_BENCH_LOOP``,
+    else uvloop when it is installed."""
+    name = requested or os.environ.get("WSFAST_BENCH_LOOP") or "auto"
+    if name not in ("auto", "uvloop", "asyncio"):
+        raise ValueError(f"unknown event loop {name!r}: uvloop, asyncio or auto")
+    if name == "asyncio":
+        return "asyncio"
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        if name == "uvloop":
+            raise
+        return "asyncio"
+    return "uvloop"
+
+
+def new_loop(name: str) -> asyncio.AbstractEventLoop:
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def describe(name: Optional[str] = None) -> Dict[str, Any]:
+    """What the echo group runs on (for the report and the JSON)."""
+    name = loop_name(name)
+    return {"loop": name, "loop_version": peers.version("uvloop") if name == "uvloop" else None,
+            "round_s": ROUND_S, "quick_round_s": QUICK_ROUND_S,
+            "pipelined_windows": {n: w for n, _, _, w in PIPELINED},
+            "picows_transport": "aiofastnet" if peers.version("aiofastnet") else "asyncio"}
+
+
+def _loop_label(name: str) -> str:
+    if name == "uvloop":
+        return f"uvloop {peers.version('uvloop') or ''}".strip()
+    return "asyncio"
+
+
+# -- payloads -------------------------------------------------------------------
+
+
+def _text_payloads(count: int, size: int) -> List[str]:
+    """*count* distinct ASCII ``str`` of *size* characters (bytes)."""
+    return [(f"echo {i:06d} " + "x" * size)[:size] for i in range(count)]
+
+
+def _binary_payloads(count: int, size: int) -> List[bytes]:
+    from .workloads import random_bytes
+
+    pool = random_bytes(size + count, seed=11)
+    return [pool[i:i + size] for i in range(count)]
+
+
+def _check_echoes(got: Sequence[Any], sent: Sequence[Any], n: int) -> None:
+    if len(got) != n:
+        raise CheckFailed(f"{len(got)} echoes instead of {n}")
+    count = len(sent)
+    for i, message in enumerate(got):
+        want = sent[i % count]
+        if type(message) is not type(want):
+            raise CheckFailed(f"echo {i}: {type(message).__name__} instead of "
+                              f"{type(want).__name__}")
+        if message != want:
+            raise CheckFailed(f"echo {i}: wrong payload {message[:40]!r}...")
+
+
+def _check_last(last: Any, sent: Sequence[Any], n: int) -> None:
+    want = sent[(n - 1) % len(sent)]
+    if type(last) is not type(want) or last != want:
+        raise CheckFailed(f"last echo of {n}: {last!r:.60} instead of {want!r:.60}")
+
+
+# -- servers (child processes) ------------------------------------------------------
+
+
+async def _serve_wsfast(backend: str) -> Any:
+    from ..asyncio import serve
+
+    async def echo(websocket: Any) -> None:
+        async for message in websocket:
+            await websocket.send(message)
+
+    server = await serve(echo, HOST, 0, compression=None, max_size=MAX_SIZE,
+                         ping_interval=None, backend=backend)
+    return server.sockets[0].getsockname()[1]
+
+
+async def _serve_websockets() -> Any:
+    from websockets.asyncio.server import serve
+
+    async def echo(websocket: Any) -> None:
+        async for message in websocket:
+            await websocket.send(message)
+
+    server = await serve(echo, HOST, 0, compression=None, max_size=MAX_SIZE,
+                         ping_interval=None)
+    return server.sockets[0].getsockname()[1]
+
+
+async def _serve_aiohttp() -> Any:
+    from aiohttp import WSMsgType, web
+
+    async def echo(request: Any) -> Any:
+        ws = web.WebSocketResponse(compress=False, max_msg_size=MAX_SIZE, heartbeat=None)
+        await ws.prepare(request)
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT:
+                await ws.send_str(msg.data)
+            elif msg.type is WSMsgType.BINARY:
+                await ws.send_bytes(msg.data)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/", echo)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, HOST, 0)
+    await site.start()
+    return runner.addresses[0][1]
+
+
+async def _serve_picows() -> Any:
+    from picows import WSListener, WSMsgType, ws_create_server
+
+    class Echo(WSListener):  # type: ignore[misc]
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            msg_type = frame.msg_type
+            if msg_type is WSMsgType.CLOSE:
+                transport.send_close(frame.get_close_code(), frame.get_close_message())
+                transport.disconnect()
+            elif msg_type is not WSMsgType.PING and msg_type is not WSMsgType.PONG:
+                # send() copies the payload into picows' write buffer.
+                transport.send(msg_type, frame.get_payload_as_memoryview(), frame.fin)
+
+    server = await ws_create_server(lambda request: Echo(), HOST, 0, max_frame_size=MAX_SIZE,
+                                    enable_auto_ping=False)
+    return server.sockets[0].getsockname()[1]
+
+
+class _TcpEcho(asyncio.Protocol):
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.transport.write(data)
+
+
+async def _serve_tcp() -> Any:
+    server = await asyncio.get_running_loop().create_server(_TcpEcho, HOST, 0)
+    return server.sockets[0].getsockname()[1]
+
+
+SERVERS: Dict[str, Callable[[], Any]] = {
+    "wsfast-cython": lambda: _serve_wsfast("cython"),
+    "wsfast-python": lambda: _serve_wsfast("python"),
+    "picows": _serve_picows,
+    "aiohttp": _serve_aiohttp,
+    "websockets": _serve_websockets,
+    "tcp": _serve_tcp,
+}
+
+
+def serve_main(library: str, loop: str) -> int:
+    """The child process: start *library*'s echo server on a free port, print
+    ``PORT <n>``, serve until stdin reaches EOF (the parent closed it or died)."""
+    event_loop = new_loop(loop)
+    asyncio.set_event_loop(event_loop)
+    stop = event_loop.create_future()
+
+    def stdin_readable() -> None:
+        if not os.read(0, 4096) and not stop.done():
+            stop.set_result(None)
+
+    async def run() -> None:
+        port = await SERVERS[library]()
+        event_loop.add_reader(0, stdin_readable)
+        sys.stdout.write(f"PORT {port}\n")
+        sys.stdout.flush()
+        await stop
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        event_loop.add_signal_handler(signum, lambda: stop.done() or stop.set_result(None))
+    try:
+        event_loop.run_until_complete(run())
+    finally:
+        os._exit(0)  # no graceful shutdown needed: the clients are gone or going
+
+
+class _Server:
+    """One server child process."""
+
+    def __init__(self, library: str, loop: str) -> None:
+        self.library = library
+        self.port: Optional[int] = None
+        self.stderr = tempfile.TemporaryFile()
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+            __file__))))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [package_root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "wsfast.bench.echo", "serve", library, "--loop", loop],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env,
+            start_new_session=True,  # its own process group, killed as a whole
+        )
+
+    def wait_port(self, deadline: float) -> int:
+        if self.port is not None:
+            return self.port
+        out = self.process.stdout
+        assert out is not None
+        line = b""
+        while not line.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([out], [], [], remaining)[0]:
+                raise RuntimeError(f"{self.library} echo server did not start in time"
+                                   f"{self._tail()}")
+            chunk = os.read(out.fileno(), 256)
+            if not chunk:
+                raise RuntimeError(f"{self.library} echo server exited with "
+                                   f"{self.process.wait()}{self._tail()}")
+            line += chunk
+        self.port = int(line.split()[1])
+        return self.port
+
+    def _tail(self) -> str:
+        self.stderr.seek(0)
+        text = self.stderr.read().decode(errors="replace").strip()
+        return f": {text.splitlines()[-1]}" if text else ""
+
+    def stop(self) -> None:
+        process = self.process
+        if process.poll() is None:
+            try:
+                assert process.stdin is not None
+                process.stdin.close()  # the polite way: the server exits on EOF
+                process.wait(2)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        for signum in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(process.pid, signum)  # the group: anything it spawned too
+            except (ProcessLookupError, PermissionError):
+                break
+            try:
+                process.wait(2)
+            except subprocess.TimeoutExpired:
+                continue
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        self.stderr.close()
+
+
+_live: List[_Server] = []
+
+
+def stop_all() -> None:
+    """Stop every echo server still running (also run at exit)."""
+    while _live:
+        _live.pop().stop()
+
+
+atexit.register(stop_all)
+
+
+class _Session:
+    """The servers of one build of the group: all started at the first use,
+    each stopped when the last workload that uses it has closed its client."""
+
+    def __init__(self, loop: str) -> None:
+        self.loop = loop
+        self.uses: Dict[str, int] = {}
+        self.servers: Dict[str, _Server] = {}
+
+    def expect(self, library: str) -> None:
+        self.uses[library] = self.uses.get(library, 0) + 1
+
+    def acquire(self, library: str) -> int:
+        if library not in self.servers:
+            for name, uses in self.uses.items():  # start them all: in parallel
+                if uses > 0 and name not in self.servers:
+                    server = _Server(name, self.loop)
+                    self.servers[name] = server
+                    _live.append(server)
+        return self.servers[library].wait_port(time.monotonic() + START_TIMEOUT)
+
+    def release(self, library: str) -> None:
+        self.uses[library] -= 1
+        server = self.servers.get(library)
+        if self.uses[library] <= 0 and server is not None:
+            del self.servers[library]
+            if server in _live:
+                _live.remove(server)
+            server.stop()
+
+
+# -- clients (in the benchmark process) -----------------------------------------------
+
+
+async def _pipelined_async(send: Any, recv: Any, payloads: Sequence[Any], n: int, window: int,
+                           collect: Optional[List[Any]]) -> Any:
+    """async APIs: a sender task and this receiving loop; at most *window*
+    messages outstanding, sent half a window at a time. *n* is a multiple of
+    half a window and ``len(payloads)`` a multiple of it too (no wrap-around
+    inside a slice)."""
+    loop = asyncio.get_running_loop()
+    half = window // 2
+    count = len(payloads)
+    sent = received = 0
+    wake: Optional[asyncio.Future] = None
+
+    async def sender() -> None:
+        nonlocal sent, wake
+        while sent < n:
+            if sent - received > window - half:
+                wake = loop.create_future()
+                await wake
+            start = sent % count
+            for payload in payloads[start:start + half]:
+                await send(payload)
+            sent += half
+
+    task = loop.create_task(sender())
+    last = None
+    try:
+        while received < n:
+            last = await recv()
+            received += 1
+            if collect is not None:
+                collect.append(last)
+            if wake is not None and sent - received <= window - half:
+                wake.set_result(None)
+                wake = None
+        await task
+    finally:
+        if not task.done():
+            task.cancel()
+    return last
+
+
+async def _round_trips_async(send: Any, recv: Any, payloads: Sequence[Any], n: int,
+                             collect: Optional[List[Any]]) -> Any:
+    count = len(payloads)
+    last = None
+    for i in range(n):
+        await send(payloads[i % count])
+        last = await recv()
+        if collect is not None:
+            collect.append(last)
+    return last
+
+
+class _AsyncClient:
+    """A client with ``await send(message)`` / ``await recv()``."""
+
+    text_send: Any = None
+    binary_send: Any = None
+    recv: Any = None
+
+    async def pipelined(self, text: bool, payloads: Sequence[Any], n: int, window: int,
+                        collect: Optional[List[Any]] = None) -> Any:
+        send = self.text_send if text else self.binary_send
+        return self.data(await _pipelined_async(send, self.recv, payloads, n, window,
+                                                self._collector(collect)))
+
+    async def round_trips(self, payloads: Sequence[Any], n: int,
+                          collect: Optional[List[Any]] = None) -> Any:
+        return self.data(await _round_trips_async(self.text_send, self.recv, payloads, n,
+                                                  self._collector(collect)))
+
+    def _collector(self, collect: Optional[List[Any]]) -> Optional[List[Any]]:
+        return collect
+
+    def data(self, message: Any) -> Any:
+        return message
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+class _WsfastClient(_AsyncClient):
+    async def open(self, port: int, backend: str) -> None:
+        from ..asyncio import connect
+
+        self.ws = await connect(f"ws://{HOST}:{port}/", compression=None, max_size=MAX_SIZE,
+                                ping_interval=None, backend=backend)
+        self.text_send = self.binary_send = self.ws.send
+        self.recv = self.ws.recv
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+class _WebsocketsClient(_AsyncClient):
+    async def open(self, port: int, backend: str) -> None:
+        from websockets.asyncio.client import connect
+
+        self.ws = await connect(f"ws://{HOST}:{port}/", compression=None, max_size=MAX_SIZE,
+                                ping_interval=None)
+        self.text_send = self.binary_send = self.ws.send
+        self.recv = self.ws.recv
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+class _AiohttpClient(_AsyncClient):
+    """``receive()`` gives ``WSMessage`` objects: checked for their type and
+    unwrapped only where a result is checked, not per message."""
+
+    async def open(self, port: int, backend: str) -> None:
+        import aiohttp
+
+        self.session = aiohttp.ClientSession()
+        try:
+            self.ws = await self.session.ws_connect(f"http://{HOST}:{port}/", compress=0,
+                                                    max_msg_size=MAX_SIZE, heartbeat=None)
+        except BaseException:
+            await self.session.close()
+            raise
+        self.text_send = self.ws.send_str
+        self.binary_send = self.ws.send_bytes
+        self.recv = self.ws.receive
+
+    def data(self, message: Any) -> Any:
+        import aiohttp
+
+        if message is None:
+            return None
+        if message.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+            raise CheckFailed(f"received {message.type!r} instead of a data message")
+        return message.data
+
+    def _collector(self, collect: Optional[List[Any]]) -> Optional[List[Any]]:
+        return None if collect is None else _Unwrapping(collect, self.data)
+
+    async def close(self) -> None:
+        try:
+            await self.ws.close()
+        finally:
+            await self.session.close()
+
+
+class _Unwrapping:
+    """A list-like ``append`` that stores ``unwrap(item)`` (checks only)."""
+
+    def __init__(self, target: List[Any], unwrap: Callable[[Any], Any]) -> None:
+        self.target = target
+        self.unwrap = unwrap
+
+    def append(self, item: Any) -> None:
+        self.target.append(self.unwrap(item))
+
+
+class _CallbackClient:
+    """picows and tcp: the receive callback counts, records and sends more."""
+
+    loop: asyncio.AbstractEventLoop
+
+    def _pipelined(self, send: Callable[[Any], None], payloads: Sequence[Any], n: int,
+                   window: int, collect: Optional[List[Any]]) -> "asyncio.Future[Any]":
+        half = window // 2
+        count = len(payloads)
+        done = self.loop.create_future()
+        sent = received = 0
+
+        def send_half() -> None:
+            nonlocal sent
+            start = sent % count
+            for payload in payloads[start:start + half]:
+                send(payload)
+            sent += half
+
+        def on_message(message: Any) -> None:
+            nonlocal received
+            received += 1
+            if collect is not None:
+                collect.append(message)
+            if received >= n:
+                if not done.done():
+                    done.set_result(message)
+            elif sent < n and sent - received <= window - half:
+                send_half()
+
+        self.on_message = on_message
+        send_half()
+        if sent < n:
+            send_half()
+        return done
+
+    def _round_trips(self, send: Callable[[Any], None], payloads: Sequence[Any], n: int,
+                     collect: Optional[List[Any]]) -> "asyncio.Future[Any]":
+        count = len(payloads)
+        done = self.loop.create_future()
+        received = 0
+
+        def on_message(message: Any) -> None:
+            nonlocal received
+            received += 1
+            if collect is not None:
+                collect.append(message)
+            if received >= n:
+                if not done.done():
+                    done.set_result(message)
+            else:
+                send(payloads[received % count])
+
+        self.on_message = on_message
+        send(payloads[0])
+        return done
+
+    def on_message(self, message: Any) -> None:
+        raise CheckFailed(f"unexpected message {message!r:.60}")
+
+
+class _PicowsClient(_CallbackClient):
+    async def open(self, port: int, backend: str) -> None:
+        from picows import WSListener, WSMsgType, ws_connect
+
+        client = self
+        TEXT, BINARY, CLOSE = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE
+
+        class Listener(WSListener):  # type: ignore[misc]
+            def on_ws_frame(self, transport: Any, frame: Any) -> None:
+                msg_type = frame.msg_type
+                if msg_type is TEXT:
+                    client.on_message(frame.get_payload_as_utf8_text())
+                elif msg_type is BINARY:
+                    client.on_message(frame.get_payload_as_bytes())
+                elif msg_type is CLOSE:
+                    transport.disconnect()
+
+        self.loop = asyncio.get_running_loop()
+        self.transport, _ = await ws_connect(Listener, f"ws://{HOST}:{port}/",
+                                             max_frame_size=MAX_SIZE, enable_auto_ping=False)
+        send = self.transport.send
+        self.send_text = lambda message: send(TEXT, message.encode())
+        self.send_binary = lambda message: send(BINARY, message)
+
+    async def pipelined(self, text: bool, payloads: Sequence[Any], n: int, window: int,
+                        collect: Optional[List[Any]] = None) -> Any:
+        return await self._pipelined(self.send_text if text else self.send_binary, payloads,
+                                     n, window, collect)
+
+    async def round_trips(self, payloads: Sequence[Any], n: int,
+                          collect: Optional[List[Any]] = None) -> Any:
+        return await self._round_trips(self.send_text, payloads, n, collect)
+
+    async def close(self) -> None:
+        from picows import WSCloseCode
+
+        self.transport.send_close(WSCloseCode.OK)
+        await asyncio.wait_for(self.transport.wait_disconnected(), 5)
+
+
+class _TcpClient(_CallbackClient, asyncio.Protocol):
+    """Plain TCP: "messages" are fixed-size pieces of the byte stream."""
+
+    async def open(self, port: int, backend: str) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.size = 1
+        self.pending = 0
+        self.collected: Optional[bytearray] = None
+        self.transport, _ = await self.loop.create_connection(lambda: self, HOST, port)
+
+    def data_received(self, data: bytes) -> None:
+        if self.collected is not None:
+            self.collected += data
+        pending = self.pending + len(data)
+        size = self.size
+        on_message = self.on_message
+        while pending >= size:
+            pending -= size
+            on_message(None)
+        self.pending = pending
+
+    async def _run(self, start: Callable[[], "asyncio.Future[Any]"], payloads: Sequence[Any],
+                   n: int, collect: Optional[List[Any]]) -> Any:
+        data = [p.encode() if isinstance(p, str) else p for p in payloads]
+        self.size = len(data[0])
+        self.pending = 0
+        self.collected = bytearray() if collect is not None else None
+        await start()
+        if self.pending:
+            raise CheckFailed(f"{self.pending} bytes more than sent")
+        if collect is not None:
+            assert self.collected is not None
+            stream = bytes(self.collected)
+            self.collected = None
+            collect.extend(_as_type(stream[i:i + self.size], payloads[0])
+                           for i in range(0, len(stream), self.size))
+            return collect[-1] if collect else None
+        return payloads[(n - 1) % len(payloads)]  # the count is the check: bytes are bytes
+
+    async def pipelined(self, text: bool, payloads: Sequence[Any], n: int, window: int,
+                        collect: Optional[List[Any]] = None) -> Any:
+        data = [p.encode() if isinstance(p, str) else p for p in payloads]
+        write = self.transport.write
+        return await self._run(lambda: self._pipelined(write, data, n, window, None),
+                               payloads, n, collect)
+
+    async def round_trips(self, payloads: Sequence[Any], n: int,
+                          collect: Optional[List[Any]] = None) -> Any:
+        data = [p.encode() if isinstance(p, str) else p for p in payloads]
+        write = self.transport.write
+        return await self._run(lambda: self._round_trips(write, data, n, None), payloads, n,
+                               collect)
+
+    async def close(self) -> None:
+        self.transport.close()
+
+
+def _as_type(data: bytes, like: Any) -> Any:
+    return data.decode() if isinstance(like, str) else data
+
+
+CLIENTS: Dict[str, Callable[[], Any]] = {
+    "wsfast-cython": _WsfastClient,
+    "wsfast-python": _WsfastClient,
+    "picows": _PicowsClient,
+    "aiohttp": _AiohttpClient,
+    "websockets": _WebsocketsClient,
+    "tcp": _TcpClient,
+}
+
+
+# -- contenders ---------------------------------------------------------------------
+
+
+def _unavailable(library: str) -> Optional[str]:
+    """Why *library* cannot take part here, or None."""
+    if library in ("wsfast-cython", "wsfast-python"):
+        from .. import _backend
+
+        try:
+            _backend.get(library.split("-")[1])
+        except ImportError as exc:
+            return f"cannot import the {library.split('-')[1]} back-end: {exc}"
+        return None
+    if library == "tcp":
+        return None
+    module = {"websockets": "websockets.asyncio.client", "aiohttp": "aiohttp",
+              "picows": "picows"}[library]
+    try:
+        __import__(module)
+    except ImportError as exc:
+        return f"not installed ({exc})" if peers.version(library) is None else f"{exc}"
+    return None
+
+
+def _make_bench(session: _Session, library: str, job: Callable[[Any, int, Optional[list]], Any],
+                units: int, check_n: int, check: Callable[[List[Any], int], None],
+                last_check: Callable[[Any, int], None]) -> Bench:
+    """Open *library*'s client on its own event loop, connected to its server.
+
+    ``job(client, n, collect)`` is the coroutine of one run of *n* operations.
+    """
+    loop = new_loop(session.loop)
+    port = session.acquire(library)
+    backend = library.split("-")[1] if library.startswith("wsfast-") else ""
+    try:
+        client = CLIENTS[library]()
+        loop.run_until_complete(asyncio.wait_for(client.open(port, backend), START_TIMEOUT))
+    except BaseException:
+        loop.close()
+        session.release(library)
+        raise
+
+    def run_once(n: int, collect: Optional[list]) -> Any:
+        return loop.run_until_complete(asyncio.wait_for(job(client, n, collect), RUN_TIMEOUT))
+
+    def run(loops: int) -> None:
+        n = loops * units
+        last_check(run_once(n, None), n)
+
+    def full_check() -> None:
+        got: List[Any] = []
+        run_once(check_n, got)
+        check(got, check_n)
+
+    closed = False
+
+    def close() -> None:
+        nonlocal closed
+        if closed:
+            return
+        closed = True
+        try:
+            loop.run_until_complete(asyncio.wait_for(client.close(), 10))
+        except Exception:  # noqa: BLE001 - the server is stopped anyway
+            pass
+        finally:
+            loop.close()
+            session.release(library)
+
+    return Bench(run, full_check, close, recheck=full_check)
+
+
+def _workloads(options: Options) -> List[Workload]:
+    loop = loop_name()
+    session = _Session(loop)
+    libraries = [lib for lib in LIBRARIES if not (options.quick and lib == "wsfast-python")]
+    if not options.peers:
+        libraries = [lib for lib in libraries if lib.startswith("wsfast-") or lib == "tcp"]
+    reasons = {lib: _unavailable(lib) for lib in libraries}
+    round_s = QUICK_ROUND_S if options.quick else ROUND_S
+    workloads = []
+
+    def contenders(make_for: Callable[[str], Callable[[], Bench]]) -> List[Contender]:
+        result = []
+        for lib in libraries:
+            kind = "wsfast" if lib.startswith("wsfast-") else "baseline" if lib == "tcp" else "peer"
+            if reasons[lib] is None:
+                session.expect(lib)
+                result.append(Contender(lib, make_for(lib), kind=kind))
+            else:
+                result.append(Contender(lib, None, kind=kind, unavailable=reasons[lib]))
+        return result
+
+    for name, size, text, window in PIPELINED:
+        half = window // 2
+        payloads = _text_payloads(window, size) if text else _binary_payloads(window, size)
+
+        def job(client: Any, n: int, collect: Optional[list], text: bool = text,
+                payloads: Sequence[Any] = payloads, window: int = window) -> Any:
+            return client.pipelined(text, payloads, n, window, collect)
+
+        def make_for(lib: str, job: Any = job, half: int = half, window: int = window,
+                     payloads: Sequence[Any] = payloads) -> Callable[[], Bench]:
+            return lambda: _make_bench(
+                session, lib, job, half, 2 * window,
+                lambda got, n: _check_echoes(got, payloads, n),
+                lambda last, n: _check_last(last, payloads, n))
+
+        workloads.append(Workload("echo", name, size, contenders(make_for), baseline="picows",
+                                  unit="message", units=half, batch=max(1, 2000 // half),
+                                  min_round=round_s))
+
+    name, size, per_loop = ROUND_TRIP
+    payloads = _text_payloads(1000, size)
+
+    def rt_job(client: Any, n: int, collect: Optional[list]) -> Any:
+        return client.round_trips(payloads, n, collect)
+
+    def rt_make_for(lib: str) -> Callable[[], Bench]:
+        return lambda: _make_bench(
+            session, lib, rt_job, per_loop, 200,
+            lambda got, n: _check_echoes(got, payloads, n),
+            lambda last, n: _check_last(last, payloads, n))
+
+    workloads.append(Workload("echo", name, size, contenders(rt_make_for), baseline="picows",
+                              unit="round trip", units=per_loop, batch=20,
+                              min_round=round_s))
+    from .workloads import GROUPS
+
+    GROUPS["echo"].title = (
+        f"asyncio loopback echo, server and client in separate processes, event loop "
+        f"{_loop_label(loop)}; compression off, no pings; time/base = vs picows; "
+        f"tcp = plain TCP echo (floor)")
+    return workloads
+
+
+register_group("echo", "asyncio loopback echo (server and client in separate processes)",
+               _workloads, default=False)
+
+
+# -- command line ---------------------------------------------------------------------
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m wsfast.bench.echo",
+        description="The asyncio loopback echo benchmark (the 'echo' group of "
+                    "python -m wsfast bench), or one of its echo servers.")
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser("serve", help="(internal) run one library's echo server")
+    serve.add_argument("library", choices=LIBRARIES)
+    serve.add_argument("--loop", choices=["uvloop", "asyncio"], default="asyncio")
+    parser.add_argument("--quick", action="store_true", help="shorter rounds, 3 rounds")
+    parser.add_argument("--loop", choices=["auto", "uvloop", "asyncio"], default=None,
+                        help="event loop of servers and clients (default: uvloop if installed)")
+    parser.add_argument("--json", metavar="PATH", dest="json_path")
+    parser.add_argument("--no-peers", action="store_false", dest="peers")
+    parser.add_argument("--rounds", type=int, metavar="N")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve_main(args.library, args.loop)
+    if args.loop:
+        os.environ["WSFAST_BENCH_LOOP"] = args.loop
+    from .runner import run_cli
+
+    try:
+        return run_cli(quick=args.quick, json_path=args.json_path, groups=["echo"],
+                       peers=args.peers, rounds=args.rounds)
+    finally:
+        stop_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
