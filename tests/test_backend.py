@@ -55,3 +55,15 @@ def test_unknown_back_end_name_is_refused():
 
     with pytest.raises(ValueError, match="unknown back-end"):
         _backend.get("rust")
+
+
+@pytest.mark.skipif(PURE_ONLY, reason="pure Python was requested")
+def test_pxd_declarations_were_used():
+    """A .pxd that Cython did not find compiles silently into a slower,
+    untyped module: the framing module must export the C functions its .pxd
+    declares, and the reader must be the final class its .pxd declares."""
+    from wsfast import _framing_c, _reader_c
+
+    assert {"header_error", "limit_value"} <= set(_framing_c.__pyx_capi__)
+    with pytest.raises(TypeError):
+        type("Sub", (_reader_c.MessageReader,), {})  # final: cannot be subclassed

@@ -65,12 +65,6 @@ def _force_portable(bint disable) -> None:
     wsf_cpu_disable_simd(disable)
 
 
-cdef struct Buf:
-    unsigned char *data
-    Py_ssize_t len
-    Py_ssize_t cap
-
-
 cdef int buf_reserve(Buf *b, Py_ssize_t extra) except -1:
     """Make room for `extra` more bytes (callers have checked `extra`
     against the message limits, so this never exceeds them by more than
@@ -116,35 +110,12 @@ cdef object _utf8_str(const unsigned char *p, Py_ssize_t n):
         raise protocol_error("invalid-utf8") from None
 
 
+@cython.final
 cdef class MessageReader:
     """Bytes in, message events out (one direction of one connection).
 
     See wsfast._reader_py.MessageReader for the arguments and behaviour.
     """
-
-    cdef bint mask_required, rsv1_allowed, text_as_bytes, streaming
-    cdef uint64_t max_frame, max_message, max_fragments, overhead
-    cdef object inflater
-    cdef public list control_events
-    cdef public object error
-    cdef bint _stopped
-    # An incomplete header, carried to the next chunk.
-    cdef unsigned char hbuf[WSF_MAX_HEADER]
-    cdef Py_ssize_t hlen
-    # The frame whose payload is being read.
-    cdef bint in_frame
-    cdef wsf_header frame
-    cdef uint64_t received
-    cdef unsigned char cbuf[125]
-    # The message being assembled.
-    cdef int msg_opcode
-    cdef bint msg_compressed
-    cdef Buf msg
-    cdef Buf zbuf
-    cdef uint64_t msg_size
-    cdef uint64_t fragments
-    cdef wsf_utf8_state utf8
-    cdef object direct  # final bytes of a single-frame message being filled, or None
 
     def __cinit__(self):
         self.msg.data = NULL
@@ -217,7 +188,7 @@ cdef class MessageReader:
 
     # -- framing ---------------------------------------------------------
 
-    cdef inline int _header(self, const unsigned char *p, Py_ssize_t n) except -1:
+    cdef int _header(self, const unsigned char *p, Py_ssize_t n) except -1:
         cdef int r = wsf_parse_header(p, <size_t>n, self.mask_required, self.rsv1_allowed,
                                       self.max_frame, self.msg_opcode != 0, &self.frame)
         if r < 0:
@@ -312,7 +283,7 @@ cdef class MessageReader:
             buf_reserve(&self.msg, <Py_ssize_t>self.frame.length)
         return 0
 
-    cdef inline uint64_t _charge(self, uint64_t size):
+    cdef uint64_t _charge(self, uint64_t size):
         """size plus the per-fragment charge, saturating instead of overflowing."""
         cdef uint64_t extra = (self.fragments - 1) * self.overhead
         if self.overhead and extra / self.overhead != self.fragments - 1:
@@ -346,7 +317,7 @@ cdef class MessageReader:
         buf_release_if_large(&self.msg)
         return 0
 
-    cdef inline void _unmask(self, unsigned char *dst, const unsigned char *src, Py_ssize_t n,
+    cdef void _unmask(self, unsigned char *dst, const unsigned char *src, Py_ssize_t n,
                              uint64_t phase) noexcept:
         if self.frame.masked:
             wsf_mask(dst, src, <size_t>n, self.frame.mask, <size_t>(phase & 3))
