@@ -30,6 +30,7 @@ import asyncio
 import collections
 import logging
 import os
+import sys
 import threading
 import time
 from typing import Any, AsyncIterable, Dict, Iterable, Optional, Tuple, Union
@@ -52,6 +53,24 @@ READ_BUFFER_SIZE = 256 * 1024
 FLUSH_THRESHOLD = 64 * 1024
 
 _local = threading.local()
+
+#: CPython 3.12.0-3.12.8 and 3.13.0-3.13.1: the selector transport's
+#: writelines() never pauses the protocol, so a sender would never be told to
+#: wait (gh-127655). On those versions wsfast joins and calls write() instead.
+_WRITELINES_BROKEN = (3, 12) <= sys.version_info < (3, 12, 9) or (
+    (3, 13) <= sys.version_info < (3, 13, 2))
+
+
+def _writer_for(transport: Any) -> Any:
+    """The function that writes a list of chunks to transport, with flow control."""
+    if _WRITELINES_BROKEN and type(transport).__name__ == "_SelectorSocketTransport":
+        write = transport.write
+
+        def joined_write(chunks: list) -> None:
+            write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+
+        return joined_write
+    return transport.writelines
 
 
 def _read_buffer() -> Tuple[bytearray, memoryview]:
@@ -343,7 +362,7 @@ class WebSocket(asyncio.BufferedProtocol):
         self._pending_bytes = 0
         data = self.connection.data_to_send()
         if data and self._transport is not None and not self._transport.is_closing():
-            self._transport.writelines(data)
+            self._writelines(data)
 
     async def _drain(self) -> None:
         if self._lost.done():
@@ -515,6 +534,7 @@ class WebSocket(asyncio.BufferedProtocol):
 
     def connection_made(self, transport: Any) -> None:
         self._transport = transport
+        self._writelines = _writer_for(transport)
         if self._write_limit is not None:
             if isinstance(self._write_limit, tuple):
                 transport.set_write_buffer_limits(*self._write_limit)
