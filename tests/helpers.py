@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import Any, List, Tuple
 
@@ -38,3 +39,11 @@ def open_pair(backend: str, *, client_options=None, server_options=None,
 def split(data: bytes, cuts) -> list:
     points = sorted({c % (len(data) + 1) for c in cuts})
     return [data[a:b] for a, b in zip([0] + points, points + [len(data)])]
+
+
+def run(coroutine: Any, timeout: float = 30) -> Any:
+    """asyncio.run with a bound, so that a hanging test fails instead of hanging CI."""
+    async def bounded() -> Any:
+        return await asyncio.wait_for(coroutine, timeout)
+
+    return asyncio.run(bounded())

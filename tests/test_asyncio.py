@@ -11,17 +11,11 @@ import tracemalloc
 import pytest
 
 import wsfast
+from helpers import run
 from wsfast.connection import ClientConnection
 from wsfast.errors import ConnectionClosedError, ConnectionClosedOK, InvalidHandshake
 
 DATA = pathlib.Path(__file__).parent / "data"
-
-
-def run(coroutine, timeout: float = 30):
-    async def bounded():
-        return await asyncio.wait_for(coroutine, timeout)
-
-    return asyncio.run(bounded())
 
 
 async def echo(websocket):

@@ -1,32 +1,23 @@
 """Interoperability with real peers: the websockets and aiohttp libraries.
 
 They are test extras (``pip install -e '.[test]'``), never runtime
-dependencies. Messages, close codes, pings and compression must round-trip
+dependencies; a missing peer fails this module rather than skipping it. Messages, close codes, pings and compression must round-trip
 in both directions.
 """
 
 from __future__ import annotations
 
-import asyncio
-
+import aiohttp
 import pytest
+import websockets
+from websockets.asyncio.client import connect as ws_connect
+from websockets.asyncio.server import serve as ws_serve
 
 import wsfast
+from helpers import run
 from wsfast.errors import ConnectionClosedError
 
-websockets = pytest.importorskip("websockets")
-aiohttp = pytest.importorskip("aiohttp")
-from websockets.asyncio.client import connect as ws_connect  # noqa: E402
-from websockets.asyncio.server import serve as ws_serve  # noqa: E402
-
 MESSAGES = ["hello", "κόσμε" * 100, b"", b"\x00\xff" * 40000, "x" * 70000]
-
-
-def run(coroutine, timeout: float = 30):
-    async def bounded():
-        return await asyncio.wait_for(coroutine, timeout)
-
-    return asyncio.run(bounded())
 
 
 async def wsfast_echo(websocket):

@@ -15,7 +15,7 @@ from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
 from wsfast._framing_c cimport *
-from wsfast._mask_c cimport wsf_cpu_disable_simd, wsf_cpu_init, wsf_mask
+from wsfast._mask_c cimport get_mask_key, wsf_cpu_disable_simd, wsf_cpu_init, wsf_mask
 from wsfast._records cimport wsf_record_new6, wsf_record_type, wsf_record_type_init
 
 import os
@@ -247,24 +247,6 @@ cdef class FrameParser:
         return frames
 
 
-cdef int _get_key(object mask, unsigned char key[4]) except -1:
-    cdef Py_buffer view
-    if type(mask) is bytes and PyBytes_GET_SIZE(mask) == 4:
-        memcpy(key, PyBytes_AS_STRING(mask), 4)
-        return 0
-    try:
-        PyObject_GetBuffer(mask, &view, PyBUF_SIMPLE)
-    except (TypeError, BufferError):
-        raise TypeError(f"mask must be a bytes-like object, not {type(mask).__name__}") from None
-    try:
-        if view.len != 4:
-            raise ValueError("mask must contain 4 bytes")
-        memcpy(key, view.buf, 4)
-    finally:
-        PyBuffer_Release(&view)
-    return 0
-
-
 cdef int _check_opcode(object opcode, bint fin, Py_ssize_t length) except -1:
     cdef int op = int(opcode)
     if not (op <= 2 and op >= 0 or 8 <= op <= 10):
@@ -320,14 +302,14 @@ def build_frame(opcode, payload, *, fin=True, rsv1=False, mask=None) -> bytes:
         else:
             try:
                 if has_key:
-                    _get_key(mask, key)
+                    get_mask_key(mask, key)
                 op = _check_opcode(opcode, fin, view.len)
                 return _frame_bytes(op, <const unsigned char *>view.buf, view.len, fin, rsv1,
                                     key if has_key else NULL)
             finally:
                 PyBuffer_Release(&view)
     if has_key:
-        _get_key(mask, key)
+        get_mask_key(mask, key)
     op = _check_opcode(opcode, fin, PyBytes_GET_SIZE(payload))
     return _frame_bytes(op, <const unsigned char *>PyBytes_AS_STRING(payload),
                         PyBytes_GET_SIZE(payload), fin, rsv1, key if has_key else NULL)

@@ -10,3 +10,8 @@ cdef extern from "wsfast/cpu_features.h" nogil:
     void wsf_cpu_init()
     const char *wsf_simd_name()
     void wsf_cpu_disable_simd(int disable)
+
+
+# Copy a 4-byte masking key (bytes or any bytes-like) into key; TypeError /
+# ValueError otherwise. Shared with the framing module.
+cdef int get_mask_key(object mask, unsigned char key[4]) except -1

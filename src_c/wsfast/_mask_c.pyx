@@ -20,7 +20,7 @@ def _force_portable(bint disable) -> None:
     wsf_cpu_disable_simd(disable)
 
 
-cdef int _get_mask(object mask, unsigned char out[4]) except -1:
+cdef int get_mask_key(object mask, unsigned char out[4]) except -1:
     """Copy a 4-byte key into out; bytes-like keys of another length are refused."""
     cdef Py_buffer view
     if type(mask) is bytes and PyBytes_GET_SIZE(mask) == 4:
@@ -72,7 +72,7 @@ def apply_mask(data, mask) -> bytes:
     """
     cdef unsigned char key[4]
     cdef Py_buffer view
-    _get_mask(mask, key)
+    get_mask_key(mask, key)
     if type(data) is bytes:
         return _masked_copy(<const unsigned char *>PyBytes_AS_STRING(data),
                             PyBytes_GET_SIZE(data), key)
@@ -102,7 +102,7 @@ def apply_mask_inplace(data, mask) -> None:
     """
     cdef unsigned char key[4]
     cdef Py_buffer view
-    _get_mask(mask, key)
+    get_mask_key(mask, key)
     try:
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE | PyBUF_WRITABLE)
     except (TypeError, BufferError):

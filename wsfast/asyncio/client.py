@@ -178,10 +178,7 @@ class connect:
                 raise
             return websocket
 
-        if self._open_timeout is None:
-            websocket = await open_and_handshake()
-        else:
-            websocket = await asyncio.wait_for(open_and_handshake(), self._open_timeout)
+        websocket = await asyncio.wait_for(open_and_handshake(), self._open_timeout)
         self._websocket = websocket
         return websocket
 
