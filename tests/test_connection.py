@@ -280,38 +280,56 @@ class TestClosingHandshake:
         assert close_frame_sent(server)[0] == 1007
 
 
-def violation_cases(backend):
-    """(name, bytes a client could send, rule, close code) for every header rule."""
-    f = lambda *a, **k: client_frame(backend, *a, **k)  # noqa: E731
+def violation_cases(backend, role):
+    """(name, bytes the peer of role could send, rule, close code): every
+    frame-level rule, with the masking that the peer's role uses."""
+    mask = MASK if role == "server" else None  # what the peer must do
+    key = MASK if role == "server" else b""
+    mbit = 0x80 if role == "server" else 0x00
+
+    def f(opcode, payload=b"", fin=True):
+        return backend.build_frame(opcode, payload, fin=fin, mask=mask)
+
+    wrong_masking = (backend.build_frame(Opcode.TEXT, b"x") if role == "server"
+                     else backend.build_frame(Opcode.TEXT, b"x", mask=MASK))
     return [
-        ("reserved opcode", bytes((0x83, 0x80)) + MASK, "reserved-opcode", 1002),
-        ("rsv bits", bytes((0xC1, 0x80)) + MASK, "reserved-bits", 1002),
-        ("unmasked", backend.build_frame(Opcode.TEXT, b"x"), "unmasked-frame", 1002),
-        ("non-minimal", bytes((0x82, 0xFE, 0, 5)) + MASK + b"abcde", "non-minimal-length", 1002),
-        ("long control", bytes((0x89, 0xFE, 0, 126)) + MASK, "control-too-long", 1002),
-        ("fragmented control", bytes((0x09, 0x80)) + MASK, "control-fragmented", 1002),
+        ("reserved opcode", bytes((0x83, mbit)) + key, "reserved-opcode", 1002),
+        ("rsv bits", bytes((0xC1, mbit)) + key, "reserved-bits", 1002),
+        ("wrong masking", wrong_masking,
+         "unmasked-frame" if role == "server" else "masked-frame", 1002),
+        ("non-minimal", bytes((0x82, mbit | 126, 0, 5)) + key + b"abcde", "non-minimal-length", 1002),
+        ("long control", bytes((0x89, mbit | 126, 0, 126)) + key, "control-too-long", 1002),
+        ("fragmented control", bytes((0x09, mbit)) + key, "control-fragmented", 1002),
         ("orphan continuation", f(Opcode.CONTINUATION, b"x"), "unexpected-continuation", 1002),
         ("interleaved message", f(Opcode.TEXT, b"a", fin=False) + f(Opcode.BINARY, b"b"),
          "expected-continuation", 1002),
         ("invalid utf-8", f(Opcode.TEXT, b"\xff"), "invalid-utf8", 1007),
         ("truncated utf-8", f(Opcode.TEXT, b"\xe2\x82"), "invalid-utf8", 1007),
+        ("close payload of 1 byte", f(Opcode.CLOSE, b"\x03"), "close-payload-length-1", 1002),
+        ("invalid close code", f(Opcode.CLOSE, b"\x03\xed"), "invalid-close-code", 1002),
+        ("invalid close reason", f(Opcode.CLOSE, b"\x03\xe8\xc0"), "invalid-close-reason", 1007),
     ]
 
 
 class TestProtocolViolations:
-    @pytest.mark.parametrize("index", range(10))
-    def test_violation_fails_with_the_right_code_after_earlier_messages(self, backend, index):
-        name, bad, rule, code = violation_cases(backend)[index]
+    @pytest.mark.parametrize("role", ["server", "client"])
+    @pytest.mark.parametrize("index", range(13))
+    def test_violation_fails_with_the_right_code_after_earlier_messages(self, backend, role, index):
+        name, bad, rule, code = violation_cases(backend, role)[index]
         client, server = open_pair(backend.name)
-        good = client_frame(backend, Opcode.TEXT, b"one") + client_frame(backend, Opcode.BINARY, b"two")
-        server.receive_data(good + bad + client_frame(backend, Opcode.TEXT, b"after"))
+        local = server if role == "server" else client
+        mask = MASK if role == "server" else None
+        good = (backend.build_frame(Opcode.TEXT, b"one", mask=mask)
+                + backend.build_frame(Opcode.BINARY, b"two", mask=mask))
+        after = backend.build_frame(Opcode.TEXT, b"after", mask=mask)
+        local.receive_data(good + bad + after)
         # Nothing already accepted is lost; nothing after the error is read.
-        assert server.events_received() == [TextMessage("one"), BinaryMessage(b"two")], name
-        assert (server.error.rule, server.error.close_code) == (rule, code)
-        assert close_frame_sent(server) == (code, server.error.reason)
-        assert server.close_expected() and server.state is State.CLOSING
-        server.receive_data(client_frame(backend, Opcode.TEXT, b"ignored"))
-        assert server.events_received() == []
+        assert local.events_received() == [TextMessage("one"), BinaryMessage(b"two")], name
+        assert (local.error.rule, local.error.close_code) == (rule, code)
+        assert close_frame_sent(local) == (code, local.error.reason)
+        assert local.close_expected() and local.state is State.CLOSING
+        local.receive_data(after)
+        assert local.events_received() == []
 
     def test_client_rejects_masked_server_frame(self, backend, pair):
         client, _ = pair
