@@ -331,6 +331,19 @@ class TestProtocolViolations:
         local.receive_data(after)
         assert local.events_received() == []
 
+    def test_deferred_failure_lets_the_application_answer_first(self, backend):
+        client, server = open_pair(backend.name, server_options={"defer_failure": True})
+        server.receive_data(client_frame(backend, Opcode.TEXT, b"one") + bytes((0x83, 0x80)) + MASK)
+        assert server.events_received() == [TextMessage("one")]
+        assert server.error.rule == "reserved-opcode" and server.data_to_send() == []
+        assert not server.close_expected() and server.state is State.OPEN
+        server.receive_data(client_frame(backend, Opcode.TEXT, b"ignored"))
+        assert server.events_received() == []  # reading stopped at the error
+        server.send_text("one")  # the echo goes out before the close frame
+        server.fail(server.error.close_code, server.error.reason)
+        assert transfer(server, client) == [TextMessage("one"), CloseReceived(1002, "reserved opcode 3")]
+        assert server.close_expected()
+
     def test_client_rejects_masked_server_frame(self, backend, pair):
         client, _ = pair
         client.receive_data(backend.build_frame(Opcode.TEXT, b"x", mask=MASK))

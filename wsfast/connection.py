@@ -87,6 +87,12 @@ class Connection:
         streaming: deliver :class:`~wsfast.events.MessageFragment` events as
             data arrives instead of whole messages.
         auto_pong: answer pings automatically (default).
+        defer_failure: on a protocol error, stop reading but do not send the
+            close frame yet: the caller lets the application answer the
+            messages that arrived before the error, then calls
+            :meth:`fail` with ``error.close_code`` (this is what Autobahn's
+            "strict" verdicts expect; the asyncio layer does it). Default:
+            fail at once.
         extensions: extension configurations to negotiate; currently
             :class:`wsfast.deflate.PerMessageDeflate`.
         backend: ``"cython"`` or ``"python"`` to choose the kernels
@@ -106,6 +112,7 @@ class Connection:
         text_as_bytes: bool = False,
         streaming: bool = False,
         auto_pong: bool = True,
+        defer_failure: bool = False,
         extensions: Sequence[Any] = (),
         backend: Optional[str] = None,
         random_bytes: Callable[[int], bytes] = os.urandom,
@@ -123,6 +130,7 @@ class Connection:
         # Validate the limits now rather than at the end of the handshake.
         self._kernels.MessageReader(**self._reader_options)
         self.auto_pong = auto_pong
+        self.defer_failure = defer_failure
         self._extensions = tuple(extensions)
         for extension in self._extensions:
             if not isinstance(extension, deflate.PerMessageDeflate):
@@ -367,7 +375,10 @@ class Connection:
         if reader.error is not None:
             error = reader.error
             self.error = error
-            self.fail(error.close_code, error.reason)
+            if self.defer_failure and self.close_sent is None:
+                self._reader = None  # read nothing more; the caller calls fail()
+            else:
+                self.fail(error.close_code, error.reason)
 
     def _open(self, leftover: bytes) -> None:
         """The handshake succeeded: start reading frames."""
