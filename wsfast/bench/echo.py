@@ -17,7 +17,13 @@ Method:
   16 MiB, each library's other defaults (queue sizes, write limits). The same
   event loop everywhere, server and client: uvloop when installed, else
   asyncio; ``--loop asyncio`` (or ``WSFAST_BENCH_LOOP=asyncio``) forces
-  asyncio. Every client gets ``str`` messages for text and ``bytes`` for
+  asyncio.
+* **One core each.** With two or more CPUs the servers are pinned to one and
+  the client to another while the group runs (``WSFAST_BENCH_PIN=0``: leave
+  placement to the scheduler). Unpinned, the scheduler sometimes puts both
+  processes on one core and sometimes not, and round trips change by a factor
+  of 2-3 between the two placements (a wake-up on another vCPU costs far more
+  than a context switch): results become bimodal. Every client gets ``str`` messages for text and ``bytes`` for
   binary and hands back the same types (picows, whose API takes bytes, encodes
   the ``str`` it is given and decodes echoes with
   ``get_payload_as_utf8_text``).
@@ -56,7 +62,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import peers
 from .workloads import (Bench, CheckFailed, Contender, KiB, Options, Workload, register_group)
@@ -85,6 +91,10 @@ RUN_TIMEOUT = 120.0
 #: How long a server may take to start and report its port.
 START_TIMEOUT = 30.0
 
+#: The CPUs this process could use when it was imported (before any pinning).
+_AFFINITY: Optional[frozenset] = (frozenset(os.sched_getaffinity(0))
+                                  if hasattr(os, "sched_getaffinity") else None)
+
 
 # -- event loop ---------------------------------------------------------------
 
@@ -106,6 +116,16 @@ def loop_name(requested: Optional[str] = None) -> str:
     return "uvloop"
 
 
+def cpu_plan() -> Optional[Tuple[int, int]]:
+    """``(client CPU, server CPU)``, or None when not pinning (fewer than two
+    CPUs, no ``sched_setaffinity``, or ``WSFAST_BENCH_PIN=0``)."""
+    if os.environ.get("WSFAST_BENCH_PIN", "1") == "0" or not _AFFINITY \
+            or len(_AFFINITY) < 2:
+        return None
+    cpus = sorted(_AFFINITY)
+    return cpus[0], cpus[1]
+
+
 def new_loop(name: str) -> asyncio.AbstractEventLoop:
     if name == "uvloop":
         import uvloop
@@ -117,7 +137,10 @@ def new_loop(name: str) -> asyncio.AbstractEventLoop:
 def describe(name: Optional[str] = None) -> Dict[str, Any]:
     """What the echo group runs on (for the report and the JSON)."""
     name = loop_name(name)
+    plan = cpu_plan()
     return {"loop": name, "loop_version": peers.version("uvloop") if name == "uvloop" else None,
+            "cpus": (f"client on CPU {plan[0]}, servers on CPU {plan[1]}" if plan
+                     else "not pinned"),
             "round_s": ROUND_S, "quick_round_s": QUICK_ROUND_S,
             "pipelined_windows": {n: w for n, _, _, w in PIPELINED},
             "picows_transport": "aiofastnet" if peers.version("aiofastnet") else "asyncio"}
@@ -253,9 +276,11 @@ SERVERS: Dict[str, Callable[[], Any]] = {
 }
 
 
-def serve_main(library: str, loop: str) -> int:
+def serve_main(library: str, loop: str, cpu: Optional[int] = None) -> int:
     """The child process: start *library*'s echo server on a free port, print
     ``PORT <n>``, serve until stdin reaches EOF (the parent closed it or died)."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
     event_loop = new_loop(loop)
     asyncio.set_event_loop(event_loop)
     stop = event_loop.create_future()
@@ -282,7 +307,7 @@ def serve_main(library: str, loop: str) -> int:
 class _Server:
     """One server child process."""
 
-    def __init__(self, library: str, loop: str) -> None:
+    def __init__(self, library: str, loop: str, cpu: Optional[int]) -> None:
         self.library = library
         self.port: Optional[int] = None
         self.stderr = tempfile.TemporaryFile()
@@ -291,8 +316,11 @@ class _Server:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             [package_root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        command = [sys.executable, "-m", "wsfast.bench.echo", "serve", library, "--loop", loop]
+        if cpu is not None:
+            command += ["--cpu", str(cpu)]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "wsfast.bench.echo", "serve", library, "--loop", loop],
+            command,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env,
             start_new_session=True,  # its own process group, killed as a whole
         )
@@ -352,9 +380,20 @@ _live: List[_Server] = []
 
 
 def stop_all() -> None:
-    """Stop every echo server still running (also run at exit)."""
+    """Stop every echo server still running (also run at exit) and give this
+    process back every CPU it had."""
     while _live:
         _live.pop().stop()
+    _unpin()
+
+
+def _pin(cpu: int) -> None:
+    os.sched_setaffinity(0, {cpu})
+
+
+def _unpin() -> None:
+    if _AFFINITY and hasattr(os, "sched_setaffinity") and os.sched_getaffinity(0) != _AFFINITY:
+        os.sched_setaffinity(0, _AFFINITY)
 
 
 atexit.register(stop_all)
@@ -366,6 +405,7 @@ class _Session:
 
     def __init__(self, loop: str) -> None:
         self.loop = loop
+        self.cpus = cpu_plan()
         self.uses: Dict[str, int] = {}
         self.servers: Dict[str, _Server] = {}
 
@@ -376,10 +416,13 @@ class _Session:
         if library not in self.servers:
             for name, uses in self.uses.items():  # start them all: in parallel
                 if uses > 0 and name not in self.servers:
-                    server = _Server(name, self.loop)
+                    server = _Server(name, self.loop, self.cpus[1] if self.cpus else None)
                     self.servers[name] = server
                     _live.append(server)
-        return self.servers[library].wait_port(time.monotonic() + START_TIMEOUT)
+        port = self.servers[library].wait_port(time.monotonic() + START_TIMEOUT)
+        if self.cpus:
+            _pin(self.cpus[0])  # after the servers' start-up, which may use every CPU
+        return port
 
     def release(self, library: str) -> None:
         self.uses[library] -= 1
@@ -389,6 +432,8 @@ class _Session:
             if server in _live:
                 _live.remove(server)
             server.stop()
+            if not self.servers:
+                _unpin()
 
 
 # -- clients (in the benchmark process) -----------------------------------------------
@@ -752,9 +797,13 @@ def _make_bench(session: _Session, library: str, job: Callable[[Any, int, Option
 
     ``job(client, n, collect)`` is the coroutine of one run of *n* operations.
     """
-    loop = new_loop(session.loop)
     port = session.acquire(library)
     backend = library.split("-")[1] if library.startswith("wsfast-") else ""
+    try:
+        loop = new_loop(session.loop)
+    except BaseException:
+        session.release(library)
+        raise
     try:
         client = CLIENTS[library]()
         loop.run_until_complete(asyncio.wait_for(client.open(port, backend), START_TIMEOUT))
@@ -830,7 +879,9 @@ def _workloads(options: Options) -> List[Workload]:
                 lambda last, n: _check_last(last, payloads, n))
 
         workloads.append(Workload("echo", name, size, contenders(make_for), baseline="picows",
-                                  unit="message", units=half, batch=max(1, 2000 // half),
+                                  unit="message", units=half,
+                                  batch=max(1, (512 * KiB if text else 16 * 1024 * KiB)
+                                            // (size * half)),
                                   min_round=round_s))
 
     name, size, per_loop = ROUND_TRIP
@@ -873,6 +924,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     serve = commands.add_parser("serve", help="(internal) run one library's echo server")
     serve.add_argument("library", choices=LIBRARIES)
     serve.add_argument("--loop", choices=["uvloop", "asyncio"], default="asyncio")
+    serve.add_argument("--cpu", type=int, default=None, help="pin the server to this CPU")
     parser.add_argument("--quick", action="store_true", help="shorter rounds, 3 rounds")
     parser.add_argument("--loop", choices=["auto", "uvloop", "asyncio"], default=None,
                         help="event loop of servers and clients (default: uvloop if installed)")
@@ -881,7 +933,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--rounds", type=int, metavar="N")
     args = parser.parse_args(argv)
     if args.command == "serve":
-        return serve_main(args.library, args.loop)
+        return serve_main(args.library, args.loop, args.cpu)
     if args.loop:
         os.environ["WSFAST_BENCH_LOOP"] = args.loop
     from .runner import run_cli

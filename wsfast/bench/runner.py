@@ -42,6 +42,7 @@ from .. import _backend
 from . import peers as _peers
 from .targets import TARGETS, Target
 from .workloads import GROUPS, Bench, Workload
+from . import echo as _echo  # noqa: E402,F401 - registers the "echo" group
 
 __all__ = ["Measurement", "CaseResult", "measure", "report", "metadata", "run_cli"]
 
@@ -137,7 +138,8 @@ def measure(workloads: Sequence[Workload], *, rounds: int = 7, target: float = 0
                         f"{workload.label} ({len(contenders)} contenders)")
                 progress.write(("\r\033[K" + line) if tty else line + "\n")
                 progress.flush()
-            results.append(_measure_one(workload, contenders, rounds, target))
+            results.append(_measure_one(workload, contenders, rounds,
+                                        max(target, workload.min_round)))
     finally:
         if hasattr(gc, "unfreeze"):
             gc.unfreeze()
@@ -207,13 +209,13 @@ def fmt_time(seconds: float) -> str:
 
 def fmt_rate(per_second: float) -> str:
     for factor, suffix in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
-        if per_second >= factor:
+        if per_second >= factor * 0.9995:  # 999.6 k prints as 1 M, not 1e+03 k
             return f"{per_second / factor:.3g}{suffix}"
     return f"{per_second:.3g}"
 
 
 def fmt_bytes_rate(bytes_per_second: float) -> str:
-    if bytes_per_second >= 1e9:
+    if bytes_per_second >= 0.9995e9:
         return f"{bytes_per_second / 1e9:.3g} GB/s"
     return f"{bytes_per_second / 1e6:.3g} MB/s"
 
@@ -243,7 +245,7 @@ def _table(group: str, results: Sequence[CaseResult]) -> List[str]:
         base = result.get(w.baseline)
         cython = result.get(CYTHON)
         for m in result.measurements:
-            row = [w.name, w.label, m.name + (" *" if m.kind == "baseline" else "")]
+            row = [w.name, w.label, m.name + (" *" if m.name == w.baseline else "")]
             if not m.ok:
                 reason = m.error or "no measurement"
                 label = "BROKEN" if m.status == "broken" else "ERROR"
@@ -342,6 +344,15 @@ def report(results: Sequence[CaseResult], meta: Dict[str, Any], *, rounds: int,
         f"{meta['cpu_count']} CPUs): expect 10-20 % noise; compare ratios within one run.",
         "- `*` = the group's baseline; time/base and time/cython = median / that contender's "
         "median (lower is faster); throughput counts payload bytes.",
+    ]
+    echo = meta.get("echo")
+    if echo:
+        loop = echo["loop"] + (f" {echo['loop_version']}" if echo.get("loop_version") else "")
+        lines.append(f"- echo group: event loop **{loop}** in servers and clients; rounds of at "
+                     f"least {echo['round_s'] * 1e3:.0f} ms ({echo['quick_round_s'] * 1e3:.0f} ms "
+                     f"with --quick); {echo['cpus']}; picows transport: "
+                     + echo["picows_transport"])
+    lines += [
         "",
     ]
     groups: List[str] = []
@@ -440,10 +451,7 @@ def run_cli(*, quick: bool = False, json_path: Optional[str] = None,
 
     selected = list(groups) if groups else [g.name for g in GROUPS.values() if g.default]
     if echo and "echo" not in selected:
-        if "echo" in GROUPS:
-            selected.append("echo")
-        else:
-            err.write("note: the echo group is not implemented yet; skipped\n")
+        selected.append("echo")
     unknown = [g for g in selected if g not in GROUPS]
     if unknown:
         err.write(f"error: unknown group(s) {', '.join(unknown)}; "
@@ -456,7 +464,14 @@ def run_cli(*, quick: bool = False, json_path: Optional[str] = None,
     meta = metadata()
     meta["peers_enabled"] = peers
     meta["groups"] = selected
-    results = measure(workloads, rounds=rounds, target=target, progress=err)
+    if "echo" in selected:
+        meta["echo"] = _echo.describe()
+        if meta["peer_status"].get("picows") not in (None, "not installed"):
+            meta["peer_status"]["picows"] = "ok"  # measured by the echo group
+    try:
+        results = measure(workloads, rounds=rounds, target=target, progress=err)
+    finally:
+        _echo.stop_all()  # echo servers still running (normally none)
     out.write(report(results, meta, rounds=rounds, target=target) + "\n")
     out.flush()
     elapsed = time.perf_counter() - started

@@ -67,3 +67,16 @@ TARGETS: List[Target] = [
     Target("pure receive 64 KiB binary no slower than websockets", f"receive/binary/{64 * KiB}",
            PY, "websockets", 1.0),
 ]
+
+#: The asyncio loopback echo group (``--echo``): wsfast at least as fast as
+#: picows on all three workloads; the ratios to aiohttp and websockets are
+#: reported as targets of 1x (implied by the picows ones).
+ECHO_WORKLOADS = (("pipelined 32 B text", "echo/pipelined text/32"),
+                  ("pipelined 64 KiB binary", f"echo/pipelined binary/{64 * KiB}"),
+                  ("round trips 32 B", "echo/round trip/32"))
+
+for _label, _key in ECHO_WORKLOADS:
+    TARGETS.append(Target(f"echo {_label} >= picows", _key, CY, "picows", 1.0))
+for _peer in ("aiohttp", "websockets"):
+    for _label, _key in ECHO_WORKLOADS:
+        TARGETS.append(Target(f"echo {_label} >= {_peer}", _key, CY, _peer, 1.0))
