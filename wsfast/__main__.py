@@ -36,12 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", metavar="PATH", dest="json_path",
                        help="also write every result and the run's metadata as JSON")
     bench.add_argument("--group", metavar="G", action="append", dest="groups",
-                       help="run only group G (repeatable): mask, utf8, parse, receive, send"
-                            " (echo with --echo, when implemented)")
+                       help="run only group G (repeatable): mask, utf8, parse, receive, send, "
+                            "echo, deflate")
     bench.add_argument("--no-peers", action="store_false", dest="peers",
                        help="measure wsfast and the baselines only")
     bench.add_argument("--echo", action="store_true",
-                       help="add the asyncio loopback echo group (when implemented)")
+                       help="add the asyncio loopback echo groups: plain (against picows, "
+                            "aiohttp, websockets, plain TCP) and compressed (against websockets)")
+    bench.add_argument("--memory", action="store_true",
+                       help="also measure memory per server connection against websockets")
     bench.add_argument("--rounds", type=int, metavar="N",
                        help="rounds per contender (default 7, --quick 3)")
     bench.add_argument("--round-ms", type=float, metavar="MS", dest="target_ms",
@@ -136,7 +139,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         from .bench.runner import run_cli
 
         return run_cli(quick=args.quick, json_path=args.json_path, groups=args.groups,
-                       peers=args.peers, echo=args.echo, rounds=args.rounds,
+                       peers=args.peers, echo=args.echo, memory=args.memory, rounds=args.rounds,
                        target_ms=args.target_ms)
     if args.command == "echo":
         return _echo(args)

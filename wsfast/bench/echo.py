@@ -72,6 +72,14 @@ __all__ = ["LIBRARIES", "loop_name", "describe", "stop_all", "main"]
 #: Contenders, in table order; ``tcp`` is the floor.
 LIBRARIES = ("wsfast-cython", "wsfast-python", "picows", "aiohttp", "websockets", "tcp")
 
+#: Contenders of the ``deflate`` group: permessage-deflate on both sides with
+#: websockets' default settings (12-bit windows, memory level 5, context
+#: takeover), which wsfast's ``compression="deflate"`` also uses.
+DEFLATE_LIBRARIES = ("wsfast-cython+deflate", "wsfast-python+deflate", "websockets+deflate")
+
+#: (name, size, window) of the compressed workload: varied JSON-like text.
+DEFLATE_WORKLOAD = ("pipelined JSON", 1024, 100)
+
 #: Size limit given to every server and client (above every message sent).
 MAX_SIZE = peers.MAX_SIZE
 
@@ -189,26 +197,26 @@ def _check_last(last: Any, sent: Sequence[Any], n: int) -> None:
 # -- servers (child processes) ------------------------------------------------------
 
 
-async def _serve_wsfast(backend: str) -> Any:
+async def _serve_wsfast(backend: str, compression: Optional[str] = None) -> Any:
     from ..asyncio import serve
 
     async def echo(websocket: Any) -> None:
         async for message in websocket:
             await websocket.send(message)
 
-    server = await serve(echo, HOST, 0, compression=None, max_size=MAX_SIZE,
+    server = await serve(echo, HOST, 0, compression=compression, max_size=MAX_SIZE,
                          ping_interval=None, backend=backend)
     return server.sockets[0].getsockname()[1]
 
 
-async def _serve_websockets() -> Any:
+async def _serve_websockets(compression: Optional[str] = None) -> Any:
     from websockets.asyncio.server import serve
 
     async def echo(websocket: Any) -> None:
         async for message in websocket:
             await websocket.send(message)
 
-    server = await serve(echo, HOST, 0, compression=None, max_size=MAX_SIZE,
+    server = await serve(echo, HOST, 0, compression=compression, max_size=MAX_SIZE,
                          ping_interval=None)
     return server.sockets[0].getsockname()[1]
 
@@ -273,6 +281,9 @@ SERVERS: Dict[str, Callable[[], Any]] = {
     "aiohttp": _serve_aiohttp,
     "websockets": _serve_websockets,
     "tcp": _serve_tcp,
+    "wsfast-cython+deflate": lambda: _serve_wsfast("cython", "deflate"),
+    "wsfast-python+deflate": lambda: _serve_wsfast("python", "deflate"),
+    "websockets+deflate": lambda: _serve_websockets("deflate"),
 }
 
 
@@ -521,11 +532,13 @@ class _AsyncClient:
 
 
 class _WsfastClient(_AsyncClient):
+    compression: Optional[str] = None
+
     async def open(self, port: int, backend: str) -> None:
         from ..asyncio import connect
 
-        self.ws = await connect(f"ws://{HOST}:{port}/", compression=None, max_size=MAX_SIZE,
-                                ping_interval=None, backend=backend)
+        self.ws = await connect(f"ws://{HOST}:{port}/", compression=self.compression,
+                                max_size=MAX_SIZE, ping_interval=None, backend=backend)
         self.text_send = self.binary_send = self.ws.send
         self.recv = self.ws.recv
 
@@ -534,11 +547,13 @@ class _WsfastClient(_AsyncClient):
 
 
 class _WebsocketsClient(_AsyncClient):
+    compression: Optional[str] = None
+
     async def open(self, port: int, backend: str) -> None:
         from websockets.asyncio.client import connect
 
-        self.ws = await connect(f"ws://{HOST}:{port}/", compression=None, max_size=MAX_SIZE,
-                                ping_interval=None)
+        self.ws = await connect(f"ws://{HOST}:{port}/", compression=self.compression,
+                                max_size=MAX_SIZE, ping_interval=None)
         self.text_send = self.binary_send = self.ws.send
         self.recv = self.ws.recv
 
@@ -763,6 +778,10 @@ CLIENTS: Dict[str, Callable[[], Any]] = {
     "aiohttp": _AiohttpClient,
     "websockets": _WebsocketsClient,
     "tcp": _TcpClient,
+    "wsfast-cython+deflate": type("_WsfastDeflate", (_WsfastClient,), {"compression": "deflate"}),
+    "wsfast-python+deflate": type("_WsfastDeflate", (_WsfastClient,), {"compression": "deflate"}),
+    "websockets+deflate": type("_WebsocketsDeflate", (_WebsocketsClient,),
+                               {"compression": "deflate"}),
 }
 
 
@@ -771,6 +790,7 @@ CLIENTS: Dict[str, Callable[[], Any]] = {
 
 def _unavailable(library: str) -> Optional[str]:
     """Why *library* cannot take part here, or None."""
+    library = library.split("+")[0]
     if library in ("wsfast-cython", "wsfast-python"):
         from .. import _backend
 
@@ -798,7 +818,7 @@ def _make_bench(session: _Session, library: str, job: Callable[[Any, int, Option
     ``job(client, n, collect)`` is the coroutine of one run of *n* operations.
     """
     port = session.acquire(library)
-    backend = library.split("-")[1] if library.startswith("wsfast-") else ""
+    backend = library.split("+")[0].split("-")[1] if library.startswith("wsfast-") else ""
     try:
         loop = new_loop(session.loop)
     except BaseException:
@@ -912,6 +932,58 @@ register_group("echo", "asyncio loopback echo (server and client in separate pro
                _workloads, default=False)
 
 
+def _json_payloads(count: int, size: int) -> List[str]:
+    """Varied, compressible JSON-like text messages of *size* bytes."""
+    out = []
+    for i in range(count):
+        record = (f'{{"id": {i}, "event": "trade", "symbol": "SYM{i % 37}", '
+                  f'"price": {100 + (i * 7919) % 1000 / 100:.2f}, "size": {(i * 31) % 500}}}, ')
+        out.append((record * (size // len(record) + 1))[:size])
+    return out
+
+
+def _deflate_workloads(options: Options) -> List[Workload]:
+    loop = loop_name()
+    session = _Session(loop)
+    libraries = [lib for lib in DEFLATE_LIBRARIES
+                 if not (options.quick and lib.startswith("wsfast-python"))]
+    if not options.peers:
+        libraries = [lib for lib in libraries if lib.startswith("wsfast-")]
+    reasons = {lib: _unavailable(lib) for lib in libraries}
+    name, size, window = DEFLATE_WORKLOAD
+    half = window // 2
+    payloads = _json_payloads(window, size)
+
+    def job(client: Any, n: int, collect: Optional[list]) -> Any:
+        return client.pipelined(True, payloads, n, window, collect)
+
+    contenders = []
+    for lib in libraries:
+        kind = "wsfast" if lib.startswith("wsfast-") else "peer"
+        if reasons[lib] is None:
+            session.expect(lib)
+            make = (lambda lib=lib: _make_bench(
+                session, lib, job, half, 2 * window,
+                lambda got, n: _check_echoes(got, payloads, n),
+                lambda last, n: _check_last(last, payloads, n)))
+            contenders.append(Contender(lib, make, kind=kind))
+        else:
+            contenders.append(Contender(lib, None, kind=kind, unavailable=reasons[lib]))
+    from .workloads import GROUPS
+
+    GROUPS["deflate"].title = (
+        f"compressed asyncio loopback echo, permessage-deflate on both sides with websockets' "
+        f"defaults (12-bit windows, memLevel 5, context takeover), event loop "
+        f"{_loop_label(loop)}; time/base = vs websockets")
+    return [Workload("deflate", name, size, contenders, baseline="websockets+deflate",
+                     unit="message", units=half, batch=4,
+                     min_round=QUICK_ROUND_S if options.quick else ROUND_S)]
+
+
+register_group("deflate", "compressed asyncio loopback echo against websockets",
+               _deflate_workloads, default=False)
+
+
 # -- command line ---------------------------------------------------------------------
 
 
@@ -922,7 +994,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     "python -m wsfast bench), or one of its echo servers.")
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="(internal) run one library's echo server")
-    serve.add_argument("library", choices=LIBRARIES)
+    serve.add_argument("library", choices=LIBRARIES + DEFLATE_LIBRARIES)
     serve.add_argument("--loop", choices=["uvloop", "asyncio"], default="asyncio")
     serve.add_argument("--cpu", type=int, default=None, help="pin the server to this CPU")
     parser.add_argument("--quick", action="store_true", help="shorter rounds, 3 rounds")

@@ -444,14 +444,15 @@ def to_json(results: Sequence[CaseResult], meta: Dict[str, Any], *, rounds: int,
 
 def run_cli(*, quick: bool = False, json_path: Optional[str] = None,
             groups: Optional[Sequence[str]] = None, peers: bool = True, echo: bool = False,
-            rounds: Optional[int] = None, target_ms: Optional[float] = None,
+            memory: bool = False, rounds: Optional[int] = None,
+            target_ms: Optional[float] = None,
             out: IO[str] = sys.stdout, err: IO[str] = sys.stderr) -> int:
     """``python -m wsfast bench``: measure, print the report, write JSON."""
     from .workloads import build
 
     selected = list(groups) if groups else [g.name for g in GROUPS.values() if g.default]
-    if echo and "echo" not in selected:
-        selected.append("echo")
+    if echo:
+        selected += [g for g in ("echo", "deflate") if g not in selected]
     unknown = [g for g in selected if g not in GROUPS]
     if unknown:
         err.write(f"error: unknown group(s) {', '.join(unknown)}; "
@@ -464,7 +465,7 @@ def run_cli(*, quick: bool = False, json_path: Optional[str] = None,
     meta = metadata()
     meta["peers_enabled"] = peers
     meta["groups"] = selected
-    if "echo" in selected:
+    if "echo" in selected or "deflate" in selected:
         meta["echo"] = _echo.describe()
         if meta["peer_status"].get("picows") not in (None, "not installed"):
             meta["peer_status"]["picows"] = "ok"  # measured by the echo group
@@ -473,11 +474,20 @@ def run_cli(*, quick: bool = False, json_path: Optional[str] = None,
     finally:
         _echo.stop_all()  # echo servers still running (normally none)
     out.write(report(results, meta, rounds=rounds, target=target) + "\n")
+    memory_rows = None
+    if memory:
+        from . import memory as _memory
+
+        err.write("memory per connection ...\n")
+        memory_rows = _memory.run(100 if quick else 200)
+        out.write("\n" + _memory.table(memory_rows, 100 if quick else 200) + "\n")
     out.flush()
     elapsed = time.perf_counter() - started
     if json_path:
         data = to_json(results, meta, rounds=rounds, target=target, quick=quick)
         data["meta"]["wall_time_s"] = elapsed
+        if memory_rows is not None:
+            data["memory_per_connection"] = memory_rows
         with open(json_path, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=1)
             f.write("\n")
