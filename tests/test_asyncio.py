@@ -14,6 +14,8 @@ import wsfast
 from helpers import run
 from wsfast.connection import ClientConnection
 from wsfast.errors import ConnectionClosedError, ConnectionClosedOK, InvalidHandshake
+from wsfast.events import BinaryMessage, CloseReceived, TextMessage
+from wsfast.frames import Opcode
 
 DATA = pathlib.Path(__file__).parent / "data"
 
@@ -312,6 +314,84 @@ class TestHandshake:
                 response = await asyncio.wait_for(reader.read(), 5)
                 assert response.startswith(b"HTTP/1.1 426 ")
                 writer.close()
+        run(main())
+
+
+async def raw_client(port, backend, first_frames=b""):
+    """A sans-I/O client over plain asyncio streams: the request and
+    first_frames go out in one write."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    client = ClientConnection("ws://x/", backend=backend)
+    client.send_request(client.connect())
+    writer.write(b"".join(client.data_to_send()) + first_frames)
+    return client, reader, writer
+
+
+async def read_events(client, reader, until):
+    """Events until until(events) is true or the server closes TCP."""
+    events = []
+    while not until(events):
+        data = await asyncio.wait_for(reader.read(65536), 5)
+        if not data:
+            break
+        client.receive_data(data)
+        events += client.events_received()
+    return events
+
+
+class TestStrictOrder:
+    """What Autobahn's strict verdicts check, end to end."""
+
+    def test_frames_sent_with_the_request_are_answered(self, backend):
+        frame = backend.build_frame(Opcode.TEXT, b"early", mask=b"abcd")
+
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, backend=backend.name,
+                                    compression=None) as server:
+                client, reader, writer = await raw_client(port_of(server), backend.name, frame)
+                events = await read_events(client, reader, lambda e: len(e) >= 2)
+                assert [type(e).__name__ for e in events] == ["Response", "TextMessage"]
+                assert events[1].data == "early"
+                writer.close()
+        run(main())
+
+    def test_messages_before_a_violation_are_answered_before_the_close(self, backend):
+        data = (backend.build_frame(Opcode.TEXT, b"first", mask=b"abcd")
+                + backend.build_frame(Opcode.BINARY, b"second", mask=b"abcd")
+                + bytes((0x83, 0x80)) + b"abcd")  # reserved opcode
+
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, backend=backend.name,
+                                    compression=None) as server:
+                client, reader, writer = await raw_client(port_of(server), backend.name)
+                await read_events(client, reader, lambda e: len(e) >= 1)  # the 101
+                writer.write(data)
+                events = await read_events(client, reader, lambda e: False)
+                assert events == [TextMessage("first"), BinaryMessage(b"second"),
+                                  CloseReceived(1002, "reserved opcode 3")]
+                writer.close()
+        run(main())
+
+    def test_a_handler_that_does_not_read_still_gets_the_connection_failed(self, backend):
+        data = (backend.build_frame(Opcode.TEXT, b"unread", mask=b"abcd")
+                + bytes((0x83, 0x80)) + b"abcd")
+
+        async def idle(websocket):
+            await asyncio.sleep(10)
+
+        async def main():
+            async with wsfast.serve(idle, "127.0.0.1", 0, backend=backend.name,
+                                    compression=None, close_timeout=0.5) as server:
+                client, reader, writer = await raw_client(port_of(server), backend.name)
+                await read_events(client, reader, lambda e: len(e) >= 1)
+                writer.write(data)
+                start = asyncio.get_running_loop().time()
+                events = await read_events(client, reader, lambda e: False)
+                assert events == [CloseReceived(1002, "reserved opcode 3")]
+                assert asyncio.get_running_loop().time() - start < 3
+                writer.close()
+                for websocket in server.websockets:
+                    websocket._handler_task.cancel()
         run(main())
 
 

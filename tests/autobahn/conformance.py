@@ -43,6 +43,7 @@ CLOSE_BEHAVIORS = ["OK", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED", "WRONG CODE
                    "UNCLEAN", "FAILED BY CLIENT"]
 
 _children = set()  # every process we started and have not reaped yet
+_stopping = threading.Event()  # set on Ctrl-C / SIGTERM: start nothing more
 _lock = threading.Lock()
 _print_lock = threading.Lock()
 
@@ -53,9 +54,11 @@ def say(*parts):
 
 
 def start(cmd, log, **kwargs):
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            **kwargs)
     with _lock:
+        if _stopping.is_set():
+            raise RuntimeError("interrupted")
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, **kwargs)
         _children.add(proc)
     return proc
 
@@ -333,18 +336,21 @@ def main():
     signal.signal(signal.SIGTERM, _interrupt)
     roles = ["server", "client"] if args.role == "both" else [args.role]
     backends = ["cython", "python"] if args.backend == "both" else [args.backend]
+    pool = concurrent.futures.ThreadPoolExecutor(max(1, args.jobs))
     try:
         wstest = wstest_path(args.wstest)
-        pool = concurrent.futures.ThreadPoolExecutor(max(1, args.jobs))
         futures = [pool.submit(run, role, backend, args, wstest)
                    for backend in backends for role in roles]
         results = [future.result() for future in futures]
-        pool.shutdown()
     except KeyboardInterrupt:
         say("interrupted; stopping the processes started")
         return 130
     finally:
-        for proc in list(_children):
+        _stopping.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        with _lock:
+            running = list(_children)
+        for proc in running:
             stop(proc, 5)
 
     say("\n| run | cases | " + " | ".join(BEHAVIORS) + " | wall | result |")

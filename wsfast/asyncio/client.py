@@ -139,6 +139,7 @@ class connect:
             text_as_bytes=text_as_bytes,
             extensions=compression_extensions(compression, default_client_compression),
             backend=backend,
+            defer_failure=True,  # see WebSocket._handle_events
         )
         if self._connection.secure:
             self._ssl: Any = ssl if ssl is not None else ssl_module.create_default_context()

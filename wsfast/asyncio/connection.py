@@ -52,6 +52,10 @@ READ_BUFFER_SIZE = 256 * 1024
 #: Write out collected frames once this many payload bytes are waiting.
 FLUSH_THRESHOLD = 64 * 1024
 
+#: Longest wait (seconds) before failing the connection for a protocol error
+#: that the codec deferred behind messages the application has not taken yet.
+DEFERRED_FAILURE_LIMIT = 1.0
+
 _local = threading.local()
 
 #: CPython 3.12.0-3.12.8 and 3.13.0-3.13.1: the selector transport's
@@ -128,6 +132,9 @@ class WebSocket(asyncio.BufferedProtocol):
         self._pings: Dict[bytes, Tuple[asyncio.Future, float]] = {}
         self._keepalive_handle: Optional[asyncio.TimerHandle] = None
         self._close_timer: Optional[asyncio.TimerHandle] = None
+        # A protocol error whose failure waits until the messages that came
+        # before it are consumed (see _handle_events).
+        self._deferred_failure: Optional[asyncio.TimerHandle] = None
         self._send_lock: Optional[asyncio.Future] = None  # a fragmented send in progress
         self._lost = self._loop.create_future()
         self._closed_exc: Optional[ConnectionClosed] = None
@@ -236,6 +243,8 @@ class WebSocket(asyncio.BufferedProtocol):
         return event.data
 
     async def _wait_for_message(self) -> None:
+        if self._deferred_failure is not None:
+            self._fail_deferred()  # everything before the violation was taken
         while not self._messages:
             if self._closed_exc is not None or self._lost.done():
                 raise self._connection_closed()
@@ -458,6 +467,8 @@ class WebSocket(asyncio.BufferedProtocol):
         Idempotent: calling it again waits for the same end.
         """
         connection = self.connection
+        if self._deferred_failure is not None:
+            self._fail_deferred()
         if connection.state is State.OPEN and connection.close_sent is None:
             try:
                 connection.send_close(code, reason)
@@ -488,6 +499,14 @@ class WebSocket(asyncio.BufferedProtocol):
         if self._transport is not None and not self._lost.done():
             logger.debug("%s: close timeout; aborting the connection", self._peer())
             self._transport.abort()
+
+    def _fail_deferred(self) -> None:
+        handle, self._deferred_failure = self._deferred_failure, None
+        if handle is not None:
+            handle.cancel()
+        error = self.connection.error
+        if error is not None and not self.connection.close_expected() and not self._lost.done():
+            self._fail(error.close_code, error.reason)
 
     def _fail(self, code: int, reason: str) -> None:
         """Fail the connection: close frame if possible, then end TCP."""
@@ -595,6 +614,17 @@ class WebSocket(asyncio.BufferedProtocol):
             self._after_close_expected()
         else:
             self._write_now()
+            if connection.error is not None and self._deferred_failure is None:
+                # The codec deferred failing the connection because messages
+                # completed before the violation: let the application take
+                # (and answer) them first -- Autobahn's strict order, e.g. an
+                # echo before the close -- then fail when it asks for more,
+                # closes, or after DEFERRED_FAILURE_LIMIT at the latest.
+                if messages:
+                    self._deferred_failure = self._loop.call_later(
+                        DEFERRED_FAILURE_LIMIT, self._fail_deferred)
+                else:
+                    self._fail(connection.error.close_code, connection.error.reason)
         waiter = self._recv_waiter
         if waiter is not None and (messages or connection.close_rcvd is not None
                                    or connection.close_expected()):
@@ -626,10 +656,12 @@ class WebSocket(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Optional[BaseException]) -> None:
         self.connection.receive_eof()
-        for handle in (self._keepalive_handle, self._close_timer, self._flush_handle):
+        for handle in (self._keepalive_handle, self._close_timer, self._flush_handle,
+                       self._deferred_failure):
             if handle is not None:
                 handle.cancel()
         self._keepalive_handle = self._close_timer = self._flush_handle = None
+        self._deferred_failure = None
         if not self._lost.done():
             self._lost.set_result(None)
         closed = self._connection_closed()

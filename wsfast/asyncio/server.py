@@ -122,6 +122,12 @@ class ServerWebSocket(WebSocket):
             self._handler_task = task
             server._handler_tasks.add(task)
             task.add_done_callback(server._handler_tasks.discard)
+            # Frames that arrived in the same read as the request (a client may
+            # send them without waiting for the 101) were parsed by
+            # send_response(): deliver them now, not at the next read.
+            pipelined = connection.events_received()
+            if pipelined:
+                self._handle_events(pipelined)
         else:
             if connection.handshake_error is not None:
                 logger.info("%s: refused upgrade: %s", self._peer(), connection.handshake_error)
@@ -348,6 +354,7 @@ class serve:
             text_as_bytes=text_as_bytes,
             extensions=compression_extensions(compression, default_server_compression),
             backend=backend,
+            defer_failure=True,  # see WebSocket._handle_events
         )
         ServerConnection(**connection_options)  # validate the options now
         self._server = Server(
