@@ -98,6 +98,91 @@ class TestEcho:
         run(main())
 
 
+class TestCallbacks:
+    def test_on_message_echo(self, options):
+        async def handler(websocket):
+            websocket.on_message = websocket.send_nowait
+            await websocket.wait_closed()
+
+        async def main():
+            async with wsfast.serve(handler, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    for message in ["a", b"b" * 70000, "κόσμε"]:
+                        await ws.send(message)
+                        assert await ws.recv() == message
+        run(main())
+
+    def test_queued_messages_are_delivered_before_callbacks(self, options):
+        async def handler(websocket):
+            for i in range(5):
+                await websocket.send(str(i))
+            await websocket.wait_closed()
+
+        async def main():
+            async with wsfast.serve(handler, "127.0.0.1", 0, **options) as server:
+                ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options)
+                assert await ws.recv() == "0"
+                await asyncio.sleep(0.1)  # 1-4 are queued by now
+                seen = []
+                ws.on_message = seen.append
+                assert [await ws.recv() for _ in range(4)] == ["1", "2", "3", "4"]
+                ws.send_nowait("more")
+                await ws.close()
+                assert seen == []
+        run(main())
+
+    def test_failing_callback_closes_with_1011(self, options):
+        async def handler(websocket):
+            def boom(message):
+                raise ValueError(message)
+            websocket.on_message = boom
+            await websocket.wait_closed()
+
+        async def main():
+            async with wsfast.serve(handler, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    await ws.send("x")
+                    with pytest.raises(ConnectionClosedError):
+                        await ws.recv()
+                    assert ws.close_code == 1011
+        run(main())
+
+    def test_send_nowait_after_close_raises(self, options):
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
+                ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options)
+                await ws.close()
+                with pytest.raises(ConnectionClosedOK):
+                    ws.send_nowait("late")
+                with pytest.raises(TypeError):
+                    ws.send_nowait(42)
+        run(main())
+
+    def test_writing_paused_and_drain(self, options):
+        async def idle(websocket):
+            await asyncio.sleep(5)
+
+        async def main():
+            async with wsfast.serve(idle, "127.0.0.1", 0, max_queue=1, close_timeout=0.2,
+                                    **options) as server:
+                ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", write_limit=65536,
+                                          close_timeout=0.2, **options)
+                sent = 0
+                while not ws.writing_paused and sent < 10000:
+                    ws.send_nowait(b"z" * 10000)
+                    sent += 1
+                    await asyncio.sleep(0)
+                assert ws.writing_paused and sent < 10000
+                drained = asyncio.ensure_future(ws.drain())
+                await asyncio.sleep(0.2)
+                assert not drained.done()  # nobody reads on the other side
+                drained.cancel()
+                for websocket in server.websockets:
+                    websocket._handler_task.cancel()
+                await ws.close()
+        run(main())
+
+
 class TestPing:
     def test_ping_resolves_with_the_round_trip_time(self, options):
         async def main():

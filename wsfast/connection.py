@@ -191,6 +191,19 @@ class Connection:
         elif self.state is State.CONNECTING:
             self._receive_handshake(data)
 
+    def receive(self, data: bytes) -> List[Any]:
+        """:meth:`receive_data` then :meth:`events_received`, in one call:
+        the events completed so far, including those ``data`` completed.
+        (I/O layers use it on their hot path: one call per read.)"""
+        reader = self._reader
+        if reader is not None and not self._events:
+            events = reader.feed(data)
+            if reader.control_events or reader.error is not None:
+                self._act_on_control(reader)
+            return events
+        self.receive_data(data)
+        return self.events_received()
+
     def receive_eof(self) -> None:
         """The peer closed its end of the TCP connection."""
         if self._eof_received:

@@ -175,7 +175,7 @@ class connect:
                 await asyncio.shield(websocket._handshake)
             except BaseException:
                 if websocket._transport is not None:
-                    websocket._transport.abort()
+                    websocket._close_transport(abort=True)
                 raise
             return websocket
 

@@ -74,7 +74,7 @@ class ServerWebSocket(WebSocket):
         self._open_timer = None
         if self.connection.state is State.CONNECTING and self._transport is not None:
             logger.info("%s: opening handshake timed out", self._peer())
-            self._transport.abort()
+            self._close_transport(abort=True)
 
     def _handshake_event(self, event: Any) -> None:
         if type(event) is not Request:
@@ -152,7 +152,7 @@ class ServerWebSocket(WebSocket):
             await self.close(code, reason)
         except asyncio.CancelledError:
             if self._transport is not None:
-                self._transport.abort()
+                self._close_transport(abort=True)
 
     def _connection_lost_hook(self, exc: Optional[BaseException]) -> None:
         if self._open_timer is not None:
@@ -205,7 +205,7 @@ class Server:
     def _register(self, websocket: ServerWebSocket) -> None:
         self.websockets.add(websocket)
         if self._closing:
-            websocket._transport.close()
+            websocket._close_transport()
 
     def _unregister(self, websocket: ServerWebSocket) -> None:
         if websocket in self.websockets:
@@ -241,7 +241,7 @@ class Server:
                     websocket._write_now()
                     websocket._arm_close_timer()
                 elif connection.state is State.CONNECTING and websocket._transport is not None:
-                    websocket._transport.close()
+                    websocket._close_transport()
 
     async def wait_closed(self) -> None:
         """Wait until the server is closed and every connection has ended.

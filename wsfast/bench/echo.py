@@ -70,7 +70,8 @@ from .workloads import (Bench, CheckFailed, Contender, KiB, Options, Workload, r
 __all__ = ["LIBRARIES", "loop_name", "describe", "stop_all", "main"]
 
 #: Contenders, in table order; ``tcp`` is the floor.
-LIBRARIES = ("wsfast-cython", "wsfast-python", "picows", "aiohttp", "websockets", "tcp")
+LIBRARIES = ("wsfast-cython", "wsfast-cython+cb", "wsfast-python", "picows", "aiohttp",
+             "websockets", "tcp")
 
 #: Contenders of the ``deflate`` group: permessage-deflate on both sides with
 #: websockets' default settings (12-bit windows, memory level 5, context
@@ -209,6 +210,20 @@ async def _serve_wsfast(backend: str, compression: Optional[str] = None) -> Any:
     return server.sockets[0].getsockname()[1]
 
 
+async def _serve_wsfast_callbacks(backend: str) -> Any:
+    """wsfast with its callback API (``on_message`` + ``send_nowait``), the
+    style of picows' listeners: no task switch per message."""
+    from ..asyncio import serve
+
+    async def echo(websocket: Any) -> None:
+        websocket.on_message = websocket.send_nowait
+        await websocket.wait_closed()
+
+    server = await serve(echo, HOST, 0, compression=None, max_size=MAX_SIZE,
+                         ping_interval=None, backend=backend)
+    return server.sockets[0].getsockname()[1]
+
+
 async def _serve_websockets(compression: Optional[str] = None) -> Any:
     from websockets.asyncio.server import serve
 
@@ -277,6 +292,7 @@ async def _serve_tcp() -> Any:
 SERVERS: Dict[str, Callable[[], Any]] = {
     "wsfast-cython": lambda: _serve_wsfast("cython"),
     "wsfast-python": lambda: _serve_wsfast("python"),
+    "wsfast-cython+cb": lambda: _serve_wsfast_callbacks("cython"),
     "picows": _serve_picows,
     "aiohttp": _serve_aiohttp,
     "websockets": _serve_websockets,
@@ -710,6 +726,33 @@ class _PicowsClient(_CallbackClient):
         await asyncio.wait_for(self.transport.wait_disconnected(), 5)
 
 
+class _WsfastCallbackClient(_CallbackClient):
+    """wsfast's callback API: ``on_message`` receives, ``send_nowait`` sends."""
+
+    async def open(self, port: int, backend: str) -> None:
+        from ..asyncio import connect
+
+        self.loop = asyncio.get_running_loop()
+        self.ws = await connect(f"ws://{HOST}:{port}/", compression=None, max_size=MAX_SIZE,
+                                ping_interval=None, backend=backend)
+        self.ws.on_message = lambda message: self.on_message(message)
+
+    async def pipelined(self, text: bool, payloads: Sequence[Any], n: int, window: int,
+                        collect: Optional[List[Any]] = None) -> Any:
+        future = self._pipelined(self.ws.send_nowait, payloads, n, window, collect)
+        self.ws.on_message = self.on_message
+        return await future
+
+    async def round_trips(self, payloads: Sequence[Any], n: int,
+                          collect: Optional[List[Any]] = None) -> Any:
+        future = self._round_trips(self.ws.send_nowait, payloads, n, collect)
+        self.ws.on_message = self.on_message
+        return await future
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
 class _TcpClient(_CallbackClient, asyncio.Protocol):
     """Plain TCP: "messages" are fixed-size pieces of the byte stream."""
 
@@ -773,6 +816,7 @@ def _as_type(data: bytes, like: Any) -> Any:
 
 CLIENTS: Dict[str, Callable[[], Any]] = {
     "wsfast-cython": _WsfastClient,
+    "wsfast-cython+cb": _WsfastCallbackClient,
     "wsfast-python": _WsfastClient,
     "picows": _PicowsClient,
     "aiohttp": _AiohttpClient,

@@ -80,6 +80,11 @@ ECHO_WORKLOADS = (("pipelined 32 B text", "echo/pipelined text/32"),
 
 for _label, _key in ECHO_WORKLOADS:
     TARGETS.append(Target(f"echo {_label} >= picows", _key, CY, "picows", 1.0))
+# The same with wsfast's callback API (on_message + send_nowait), the style
+# picows itself uses.
+for _label, _key in ECHO_WORKLOADS:
+    TARGETS.append(Target(f"echo {_label}, callbacks >= picows", _key, "wsfast-cython+cb",
+                          "picows", 1.0))
 for _peer in ("aiohttp", "websockets"):
     for _label, _key in ECHO_WORKLOADS:
         TARGETS.append(Target(f"echo {_label} >= {_peer}", _key, CY, _peer, 1.0))
