@@ -87,6 +87,20 @@ class TestMessages:
         client.send_continuation(data[3:], fin=True)
         assert transfer(client, server) == [TextMessage("😀")]
 
+    def test_receive_is_receive_data_then_events_received(self, backend):
+        client = ClientConnection("ws://x/", backend=backend.name)
+        server = ServerConnection(backend=backend.name)
+        client.send_request(client.connect())
+        (request,) = server.receive(b"".join(client.data_to_send()))
+        server.send_response(server.accept(request))
+        server.send_text("hello")
+        events = client.receive(b"".join(server.data_to_send()))  # 101 + a frame
+        assert [type(e).__name__ for e in events] == ["Response", "TextMessage"]
+        client.receive_data(backend.build_frame(Opcode.TEXT, b"one"))
+        assert client.receive(backend.build_frame(Opcode.TEXT, b"two")) == [
+            TextMessage("one"), TextMessage("two")]
+        assert client.events_received() == []
+
     def test_many_messages_in_one_chunk(self, backend, pair):
         client, server = pair
         for i in range(100):

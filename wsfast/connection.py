@@ -179,30 +179,36 @@ class Connection:
         Then call :meth:`events_received` for what they completed and
         :meth:`data_to_send` for the answers they require (pongs, close).
         """
-        reader = self._reader
-        if reader is not None:
-            events = reader.feed(data)
-            if reader.control_events or reader.error is not None:
-                self._act_on_control(reader)
+        events = self._feed(data)
+        if events:
             if self._events:
                 self._events += events
             else:
                 self._events = events
-        elif self.state is State.CONNECTING:
-            self._receive_handshake(data)
 
     def receive(self, data: bytes) -> List[Any]:
         """:meth:`receive_data` then :meth:`events_received`, in one call:
         the events completed so far, including those ``data`` completed.
         (I/O layers use it on their hot path: one call per read.)"""
+        events = self._feed(data)
+        if self._events:  # left by earlier calls or by the handshake
+            pending, self._events = self._events, []
+            pending += events
+            return pending
+        return events
+
+    def _feed(self, data: bytes) -> List[Any]:
+        """The events data completes after the handshake; handshake events
+        (and frames that came with the 101) go to self._events."""
         reader = self._reader
-        if reader is not None and not self._events:
+        if reader is not None:
             events = reader.feed(data)
             if reader.control_events or reader.error is not None:
                 self._act_on_control(reader)
             return events
-        self.receive_data(data)
-        return self.events_received()
+        if self.state is State.CONNECTING:
+            self._receive_handshake(data)
+        return []
 
     def receive_eof(self) -> None:
         """The peer closed its end of the TCP connection."""

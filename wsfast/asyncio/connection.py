@@ -641,9 +641,8 @@ class WebSocket(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         self._wrote = False
         connection = self.connection
-        if connection.state is _CONNECTING:
-            connection.receive_data(bytes(self._view[:nbytes]))
-            self._handle_events(connection.events_received())
+        if connection.state is _CONNECTING:  # the handshake parser keeps what it is given
+            self._handle_events(connection.receive(bytes(self._view[:nbytes])))
             return
         events = connection.receive(self._view[:nbytes])
         if connection.control_received:
