@@ -15,7 +15,7 @@ from ..connection import ClientConnection, State
 from ..deflate import PerMessageDeflate
 from ..events import Response
 from .connection import WebSocket
-from .server import compression_extensions
+from .server import codec_options, compression_extensions
 
 __all__ = ["connect", "ClientWebSocket", "default_client_compression"]
 
@@ -132,14 +132,11 @@ class connect:
             subprotocols=subprotocols,
             extra_headers=headers,
             origin=origin,
-            max_message_size=max_size,
-            max_frame_size=max_frame_size,
-            max_fragments=max_fragments,
-            fragment_overhead=fragment_overhead,
-            text_as_bytes=text_as_bytes,
-            extensions=compression_extensions(compression, default_client_compression),
-            backend=backend,
-            defer_failure=True,  # see WebSocket._handle_events
+            **codec_options(
+                max_size=max_size, max_frame_size=max_frame_size, max_fragments=max_fragments,
+                fragment_overhead=fragment_overhead, text_as_bytes=text_as_bytes,
+                extensions=compression_extensions(compression, default_client_compression),
+                backend=backend),
         )
         if self._connection.secure:
             self._ssl: Any = ssl if ssl is not None else ssl_module.create_default_context()

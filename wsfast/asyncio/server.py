@@ -20,7 +20,7 @@ from ..errors import ConnectionClosed
 from ..events import Request, Response
 from .connection import WebSocket
 
-__all__ = ["serve", "Server", "ServerWebSocket", "default_server_compression"]
+__all__ = ["serve", "Server", "ServerWebSocket", "default_server_compression", "codec_options"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,20 @@ def compression_extensions(compression: Any, default: Callable[[], PerMessageDef
     if isinstance(compression, PerMessageDeflate):
         return (compression,)
     raise ValueError(f"compression must be 'deflate', None or a PerMessageDeflate, not {compression!r}")
+
+
+def codec_options(*, max_size: Optional[int], max_frame_size: Optional[int],
+                  max_fragments: Optional[int], fragment_overhead: int, text_as_bytes: bool,
+                  extensions: tuple, backend: Optional[str]) -> dict:
+    """The sans-I/O connection options behind serve()'s and connect()'s.
+
+    ``defer_failure``: on a protocol error the application first gets (and
+    may answer) the messages that preceded it; see WebSocket._handle_events.
+    """
+    return dict(max_message_size=max_size, max_frame_size=max_frame_size,
+                max_fragments=max_fragments, fragment_overhead=fragment_overhead,
+                text_as_bytes=text_as_bytes, extensions=extensions, backend=backend,
+                defer_failure=True)
 
 
 def _takes_path(handler: Handler) -> bool:
@@ -347,14 +361,11 @@ class serve:
     ) -> None:
         connection_options = dict(
             subprotocols=subprotocols,
-            max_message_size=max_size,
-            max_frame_size=max_frame_size,
-            max_fragments=max_fragments,
-            fragment_overhead=fragment_overhead,
-            text_as_bytes=text_as_bytes,
-            extensions=compression_extensions(compression, default_server_compression),
-            backend=backend,
-            defer_failure=True,  # see WebSocket._handle_events
+            **codec_options(
+                max_size=max_size, max_frame_size=max_frame_size, max_fragments=max_fragments,
+                fragment_overhead=fragment_overhead, text_as_bytes=text_as_bytes,
+                extensions=compression_extensions(compression, default_server_compression),
+                backend=backend),
         )
         ServerConnection(**connection_options)  # validate the options now
         self._server = Server(
