@@ -9,9 +9,9 @@ at exit in any case).
 
 from __future__ import annotations
 
-import wsfast.bench.echo  # noqa: F401 - registers the "echo" group
+import wsfast.bench.echo  # noqa: F401 - registers the "echo" and "deflate" groups
 
-BENCH_GROUPS = ("echo",)
+BENCH_GROUPS = ("echo", "deflate")
 
 
 def test_echo(run_workload, workload, contender):

@@ -11,7 +11,7 @@ import logging
 import ssl as ssl_module
 from typing import Any, Optional, Sequence, Union
 
-from ..connection import ClientConnection, State
+from ..connection import ClientConnection
 from ..deflate import PerMessageDeflate
 from ..events import Response
 from .connection import WebSocket

@@ -27,7 +27,6 @@ a per-call figure includes one Python-level call, exactly what a user pays.
 from __future__ import annotations
 
 import functools
-import json
 import random
 import struct
 from itertools import repeat
