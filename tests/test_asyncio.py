@@ -98,6 +98,75 @@ class TestEcho:
         run(main())
 
 
+class TestReceiveWaiting:
+    """recv() waits on a waiter that resumes the task from the read callback."""
+
+    def test_cancelled_recv_leaves_the_connection_usable(self, options):
+        async def handler(websocket):
+            await asyncio.sleep(0.2)
+            await websocket.send("late")
+            await websocket.wait_closed()
+
+        async def main():
+            async with wsfast.serve(handler, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    with pytest.raises(asyncio.TimeoutError):
+                        await asyncio.wait_for(ws.recv(), 0.05)
+                    assert await ws.recv() == "late"
+        run(main())
+
+    def test_concurrent_recv_is_refused(self, options):
+        async def handler(websocket):
+            await asyncio.sleep(0.2)
+            await websocket.send("one")
+            await websocket.wait_closed()
+
+        async def main():
+            async with wsfast.serve(handler, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    first = asyncio.ensure_future(ws.recv())
+                    await asyncio.sleep(0.01)
+                    with pytest.raises(wsfast.exceptions.ConcurrencyError):
+                        await ws.recv()
+                    assert await first == "one"
+        run(main())
+
+    def test_context_variables_survive_the_wake_up(self, options):
+        import contextvars
+
+        var = contextvars.ContextVar("var", default="unset")
+
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    async def worker():
+                        var.set("mine")
+                        await ws.send("x")
+                        await ws.recv()
+                        return var.get()
+
+                    assert await asyncio.ensure_future(worker()) == "mine"
+        run(main())
+
+    def test_recv_and_other_awaits_interleave(self, options):
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    async def ticker(log):
+                        for i in range(20):
+                            log.append(i)
+                            await asyncio.sleep(0)
+
+                    log: list = []
+                    tick = asyncio.ensure_future(ticker(log))
+                    for i in range(50):
+                        await ws.send(str(i))
+                        assert await ws.recv() == str(i)
+                    await tick
+                    assert log == list(range(20))
+        run(main())
+
+
 class TestCallbacks:
     def test_on_message_echo(self, options):
         async def handler(websocket):

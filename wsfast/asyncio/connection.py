@@ -39,6 +39,7 @@ from ..connection import Connection, State
 from ..errors import (ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, InvalidState,
                       WebSocketError)
 from ..events import BinaryMessage, CloseReceived, Pong, TextMessage
+from ._waiter import MessageWaiter
 
 __all__ = ["WebSocket", "ConcurrencyError"]
 
@@ -123,7 +124,7 @@ class WebSocket(asyncio.BufferedProtocol):
         self._write_limit = write_limit
         self._loop = asyncio.get_running_loop()
         self._messages: collections.deque = collections.deque()
-        self._recv_waiter: Optional[asyncio.Future] = None
+        self._recv_waiter: Optional[MessageWaiter] = None
         self._transport: Any = None
         self._buffer, self._view = _read_buffer()
         self._reading_paused = False
@@ -254,7 +255,7 @@ class WebSocket(asyncio.BufferedProtocol):
             self._resume_reading()
         return event.data
 
-    def _message_waiter(self) -> asyncio.Future:
+    def _message_waiter(self) -> MessageWaiter:
         """A future resolved when messages arrive or the connection ends, or
         the exception to raise now. (A plain function, not a coroutine: one
         frame less per wait on the round-trip path.)"""
@@ -267,7 +268,7 @@ class WebSocket(asyncio.BufferedProtocol):
         waiter = self._recv_waiter
         if waiter is not None and not waiter.done():
             raise ConcurrencyError("another coroutine is already waiting for a message")
-        waiter = self._recv_waiter = self._loop.create_future()
+        waiter = self._recv_waiter = MessageWaiter(self._loop)
         return waiter
 
     def _resume_level(self) -> int:
@@ -661,9 +662,9 @@ class WebSocket(asyncio.BufferedProtocol):
         if waiter is not None:
             self._recv_waiter = None
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(None)  # may run the waiting task right here
         if (self.max_queue is not None and len(messages) > self.max_queue
-                and not self._reading_paused):
+                and not self._reading_paused and self._writable):
             self._reading_paused = True
             self._transport.pause_reading()
 

