@@ -13,11 +13,14 @@ Why it is shaped like this (all measured on the echo benchmark):
   keeps, so nothing refers to the buffer afterwards) -- no ``bytes`` object per
   read, and no per-connection read buffer. A read that carries only data
   messages is moved into the queue with one ``deque.extend``; control frames
-  are looked at only when the codec says there were some.
-* **Send**: the first frame sent in a loop iteration is written at once (best
-  latency); frames sent later in the same iteration are collected and written
-  together at the end of it (one system call for a burst), or as soon as
-  64 KiB are waiting.
+  are looked at only when the codec says there were some. A task waiting in
+  ``recv`` is resumed from the read callback itself
+  (:class:`~wsfast.asyncio._waiter.MessageWaiter`), not one loop iteration
+  later; an ``on_message`` callback skips the task altogether.
+* **Send**: the first frame sent after a read (or a flush) is written at once
+  (best latency); frames that follow it in the same loop iteration are
+  collected and written together at its end (one system call for a burst), or
+  as soon as 64 KiB are waiting.
 * **Backpressure**: reading pauses while more than ``max_queue`` messages wait
   for ``recv`` and resumes when the queue is down to a quarter of that;
   ``send`` waits while the transport's write buffer is above its high-water
