@@ -296,29 +296,26 @@ class WebSocket(asyncio.BufferedProtocol):
         """
         while self._send_lock is not None:  # a fragmented message goes first
             await asyncio.shield(self._send_lock)
-        connection = self.connection
-        if connection.state is not State.OPEN or connection.close_sent is not None:
-            raise self._connection_closed()
-        if type(message) is str:
-            connection.send_text(message)
-            self._pending_bytes += len(message)
-        elif isinstance(message, (bytes, bytearray, memoryview)):
-            connection.send_binary(message)
-            self._pending_bytes += len(message)
+        if type(message) is str or isinstance(message, (bytes, bytearray, memoryview)):
+            self.send_nowait(message)
+            if self._writing_paused:
+                await self._drain()
         elif isinstance(message, dict):
             raise TypeError("data must be str, bytes-like, or an iterable of them")
         elif hasattr(message, "__aiter__"):
+            self._check_open()
             await self._send_fragments_async(message)  # type: ignore[arg-type]
-            return
         elif hasattr(message, "__iter__"):
+            self._check_open()
             await self._send_fragments(iter(message))  # type: ignore[arg-type]
-            return
         else:
             raise TypeError(f"data must be str, bytes-like, or an iterable of them, "
                             f"not {type(message).__name__}")
-        self._write_soon()
-        if self._writing_paused:
-            await self._drain()
+
+    def _check_open(self) -> None:
+        connection = self.connection
+        if connection.state is not State.OPEN or connection.close_sent is not None:
+            raise self._connection_closed()
 
     def send_nowait(self, message: Data) -> None:
         """Send a ``str`` (text) or bytes-like (binary) message without
@@ -343,12 +340,8 @@ class WebSocket(asyncio.BufferedProtocol):
             if self._send_lock is not None and self.open:
                 raise RuntimeError("a fragmented message is being sent") from None
             raise self._connection_closed() from None
-        if not self._wrote:  # _write_soon, inlined for the reply to a read
-            self._wrote = True
-            self._write_now()
-        else:
-            self._pending_bytes += len(message)
-            self._write_soon()
+        self._pending_bytes += len(message)
+        self._write_soon()
 
     @property
     def writing_paused(self) -> bool:
@@ -661,21 +654,30 @@ class WebSocket(asyncio.BufferedProtocol):
             self._deliver(events, on_message)
             return
         messages.extend(events)
-        waiter = self._recv_waiter
-        if waiter is not None:
-            self._recv_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)  # may run the waiting task right here
-        if (self.max_queue is not None and len(messages) > self.max_queue
-                and not self._reading_paused and self._writable):
-            self._reading_paused = True
-            self._transport.pause_reading()
+        self._wake_receiver()
+        self._limit_queue()
 
     def data_received(self, data: bytes) -> None:  # pragma: no cover - Protocol fallback
         view = self._view
         n = len(data)
         view[:n] = data
         self.buffer_updated(n)
+
+    def _wake_receiver(self) -> None:
+        """Resolve the recv() waiter: new messages, or the connection ends.
+        (It may run the waiting task right here: see MessageWaiter.)"""
+        waiter = self._recv_waiter
+        if waiter is not None:
+            self._recv_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _limit_queue(self) -> None:
+        """Pause reading while more than max_queue messages wait for recv()."""
+        if (self.max_queue is not None and len(self._messages) > self.max_queue
+                and not self._reading_paused and self._writable):
+            self._reading_paused = True
+            self._transport.pause_reading()
 
     def _handle_events(self, events: list) -> None:
         """The slow path: events that need more than queueing."""
@@ -712,16 +714,9 @@ class WebSocket(asyncio.BufferedProtocol):
                         DEFERRED_FAILURE_LIMIT, self._fail_deferred)
                 else:
                     self._fail(connection.error.close_code, connection.error.reason)
-        waiter = self._recv_waiter
-        if waiter is not None and (messages or connection.close_rcvd is not None
-                                   or connection.close_expected()):
-            self._recv_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-        if (self.max_queue is not None and len(messages) > self.max_queue
-                and not self._reading_paused and not self._lost.done()):
-            self._reading_paused = True
-            self._transport.pause_reading()
+        if messages or connection.close_rcvd is not None or connection.close_expected():
+            self._wake_receiver()
+        self._limit_queue()
 
     def _handshake_event(self, event: Any) -> None:  # pragma: no cover - per role
         raise NotImplementedError
@@ -753,11 +748,7 @@ class WebSocket(asyncio.BufferedProtocol):
         if not self._lost.done():
             self._lost.set_result(None)
         closed = self._connection_closed()
-        waiter = self._recv_waiter
-        if waiter is not None:
-            self._recv_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake_receiver()
         while self._drain_waiters:
             waiter = self._drain_waiters.popleft()
             if not waiter.done():
