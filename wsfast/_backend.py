@@ -34,6 +34,8 @@ KERNELS = (
     "build_frame",
     "MessageReader",
     "FrameWriter",
+    "MessageWaiter",
+    "StreamCore",
 )
 
 
@@ -44,7 +46,7 @@ class Backend(types.SimpleNamespace):
 
 
 def _pure() -> Backend:
-    from . import _framing_py, _mask_py, _reader_py, _utf8_py
+    from . import _framing_py, _mask_py, _reader_py, _stream_py, _utf8_py, _waiter_py
 
     return Backend(
         name="python",
@@ -56,11 +58,13 @@ def _pure() -> Backend:
         build_frame=_framing_py.build_frame,
         FrameWriter=_framing_py.FrameWriter,
         MessageReader=_reader_py.MessageReader,
+        MessageWaiter=_waiter_py.MessageWaiter,
+        StreamCore=_stream_py.StreamCore,
     )
 
 
 def _compiled() -> Backend:
-    from . import _framing_c, _mask_c, _reader_c, _utf8_c  # type: ignore[attr-defined]
+    from . import _framing_c, _mask_c, _reader_c, _stream_c, _utf8_c, _waiter_c  # type: ignore[attr-defined]
 
     return Backend(
         name="cython",
@@ -72,6 +76,8 @@ def _compiled() -> Backend:
         build_frame=_framing_c.build_frame,
         FrameWriter=_framing_c.FrameWriter,
         MessageReader=_reader_c.MessageReader,
+        MessageWaiter=_waiter_c.MessageWaiter,
+        StreamCore=_stream_c.StreamCore,
     )
 
 

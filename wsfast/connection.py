@@ -29,7 +29,6 @@ data message is the kernel's.
 
 from __future__ import annotations
 
-import enum
 import os
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
@@ -38,6 +37,7 @@ from .errors import InvalidHandshake, InvalidState, ProtocolError
 from .events import CloseReceived, Ping, Request, Response
 from .frames import CloseCode, Opcode, serialize_close
 from .handshake import Headers
+from .state import State
 
 __all__ = [
     "State",
@@ -58,15 +58,6 @@ _PONG = int(Opcode.PONG)
 _CLOSE = int(Opcode.CLOSE)
 
 Data = Union[str, bytes, bytearray, memoryview]
-
-
-class State(enum.IntEnum):
-    """Connection states (RFC 6455 §4 and §7)."""
-
-    CONNECTING = 0
-    OPEN = 1
-    CLOSING = 2
-    CLOSED = 3
 
 
 class Connection:
@@ -349,6 +340,21 @@ class Connection:
             self._sending_compressed = use
         self._sending_message = not fin
         self._refresh_send_path()
+
+    # -- the fast lane of I/O layers ----------------------------------------------
+    #
+    # A small message costs a handful of Python frames in receive() / _feed(),
+    # send_text() and data_to_send(): on a request/response loop, a third of
+    # the CPU per message. wsfast's own I/O layer (StreamCore, both twins)
+    # therefore does what those methods do without calling them, and only
+    # under these conditions, which this class keeps true:
+    #
+    # * reading: when ``_reader`` is not None and ``_events`` is empty,
+    #   ``events = _reader.feed(data)``, then, if ``_reader.control_events``
+    #   or ``_reader.error is not None``, ``_act_on_control(_reader)``;
+    # * sending: while ``_fast_send`` is true, ``_writer.write(_out, opcode,
+    #   data)`` for a whole text or binary message;
+    # * writing: take ``_out`` and put a new empty list in its place.
 
     def _refresh_send_path(self) -> None:
         """send_text / send_binary skip every check while this is true: call

@@ -14,7 +14,7 @@ from typing import Any, Optional, Sequence, Union
 from ..connection import ClientConnection
 from ..deflate import PerMessageDeflate
 from ..events import Response
-from .connection import WebSocket
+from .connection import WebSocket, websocket_class
 from .server import codec_options, compression_extensions
 
 __all__ = ["connect", "ClientWebSocket", "default_client_compression"]
@@ -166,8 +166,9 @@ class connect:
         port = None if "sock" in kwargs else connection.port
 
         async def open_and_handshake() -> ClientWebSocket:
+            cls = websocket_class(ClientWebSocket, connection)
             _, websocket = await loop.create_connection(
-                lambda: ClientWebSocket(connection, **self._options), host, port, **kwargs)
+                lambda: cls(connection, **self._options), host, port, **kwargs)
             try:
                 await asyncio.shield(websocket._handshake)
             except BaseException:

@@ -6,6 +6,11 @@ loop drives and the object the application awaits on (``recv``, ``send``,
 transport and a sans-I/O :class:`wsfast.connection.Connection`; every protocol
 rule is there.
 
+The per-message methods (read callbacks, queueing, ``send_nowait``, frame
+writing) live in a base class, ``StreamCore`` (``wsfast/_stream_py.py`` and its
+compiled twin), chosen by the connection's back-end: :func:`websocket_class`
+makes the concrete classes. Everything else is here.
+
 Why it is shaped like this (all measured on the echo benchmark):
 
 * **Receive**: the loop reads straight into one buffer shared by every
@@ -14,8 +19,8 @@ Why it is shaped like this (all measured on the echo benchmark):
   read, and no per-connection read buffer. A read that carries only data
   messages is moved into the queue with one ``deque.extend``; control frames
   are looked at only when the codec says there were some. A task waiting in
-  ``recv`` is resumed from the read callback itself
-  (:class:`~wsfast.asyncio._waiter.MessageWaiter`), not one loop iteration
+  ``recv`` is resumed from the read callback itself (``MessageWaiter``, in
+  ``wsfast/_waiter_py.py`` and its compiled twin), not one loop iteration
   later; an ``on_message`` callback skips the task altogether.
 * **Send**: the first frame sent after a read (or a flush) is written at once
   (best latency); frames that follow it in the same loop iteration are
@@ -42,9 +47,8 @@ from ..connection import Connection, State
 from ..errors import (ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, InvalidState,
                       WebSocketError)
 from ..events import BinaryMessage, CloseReceived, Pong, TextMessage
-from ._waiter import MessageWaiter
 
-__all__ = ["WebSocket", "ConcurrencyError"]
+__all__ = ["WebSocket", "ConcurrencyError", "websocket_class"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,16 +57,11 @@ Data = Union[str, bytes]
 #: Size of the per-thread read buffer.
 READ_BUFFER_SIZE = 256 * 1024
 
-#: Write out collected frames once this many payload bytes are waiting.
-FLUSH_THRESHOLD = 64 * 1024
-
 #: Longest wait (seconds) before failing the connection for a protocol error
 #: that the codec deferred behind messages the application has not taken yet.
 DEFERRED_FAILURE_LIMIT = 1.0
 
 _local = threading.local()
-
-_CONNECTING = State.CONNECTING
 
 #: CPython 3.12.0-3.12.8 and 3.13.0-3.13.1: the selector transport's
 #: writelines() never pauses the protocol, so a sender would never be told to
@@ -97,6 +96,25 @@ class ConcurrencyError(WebSocketError, RuntimeError):
     """Two coroutines called ``recv`` at the same time."""
 
 
+_classes: Dict[Tuple[type, type], type] = {}
+
+
+def websocket_class(kind: type, connection: Connection) -> type:
+    """The concrete class of *kind* (a WebSocket subclass) for *connection*'s
+    back-end: that back-end's ``StreamCore``, which holds the per-message
+    methods (``wsfast/_stream_py.py`` or its compiled twin), first in the MRO
+    (before ``asyncio.BufferedProtocol``'s empty callbacks), then *kind*.
+    ``isinstance(websocket, kind)`` holds; one class per pair, made once."""
+    core = connection._kernels.StreamCore
+    key = (kind, core)
+    cls = _classes.get(key)
+    if cls is None:
+        cls = _classes[key] = type(kind.__name__, (core, kind),
+                                   {"__module__": kind.__module__, "__doc__": kind.__doc__,
+                                    "__qualname__": kind.__qualname__})
+    return cls
+
+
 class WebSocket(asyncio.BufferedProtocol):
     """One WebSocket connection in asyncio.
 
@@ -127,9 +145,10 @@ class WebSocket(asyncio.BufferedProtocol):
         self._write_limit = write_limit
         self._loop = asyncio.get_running_loop()
         self._messages: collections.deque = collections.deque()
-        self._recv_waiter: Optional[MessageWaiter] = None
+        self._recv_waiter: Any = None  # a MessageWaiter of the connection's back-end
+        self._new_waiter = connection._kernels.MessageWaiter
         self._transport: Any = None
-        self._buffer, self._view = _read_buffer()
+        self._view = _read_buffer()[1]
         self._reading_paused = False
         self._writing_paused = False
         self._drain_waiters: collections.deque = collections.deque()
@@ -258,7 +277,7 @@ class WebSocket(asyncio.BufferedProtocol):
             self._resume_reading()
         return event.data
 
-    def _message_waiter(self) -> MessageWaiter:
+    def _message_waiter(self) -> Any:
         """A future resolved when messages arrive or the connection ends, or
         the exception to raise now. (A plain function, not a coroutine: one
         frame less per wait on the round-trip path.)"""
@@ -271,7 +290,7 @@ class WebSocket(asyncio.BufferedProtocol):
         waiter = self._recv_waiter
         if waiter is not None and not waiter.done():
             raise ConcurrencyError("another coroutine is already waiting for a message")
-        waiter = self._recv_waiter = MessageWaiter(self._loop)
+        waiter = self._recv_waiter = self._new_waiter(self._loop)
         return waiter
 
     def _resume_level(self) -> int:
@@ -317,36 +336,6 @@ class WebSocket(asyncio.BufferedProtocol):
         if connection.state is not State.OPEN or connection.close_sent is not None:
             raise self._connection_closed()
 
-    def send_nowait(self, message: Data) -> None:
-        """Send a ``str`` (text) or bytes-like (binary) message without
-        waiting: the frame is written at once or at the end of the loop
-        iteration. For ``on_message`` callbacks and other synchronous code;
-        such a sender should respect :attr:`writing_paused` (or ``await
-        drain()``) so that a slow peer cannot make the write buffer grow.
-
-        Raises:
-            ConnectionClosed: the connection is closing or closed.
-            TypeError: neither str nor bytes-like.
-        """
-        connection = self.connection
-        try:
-            if type(message) is str:
-                connection.send_text(message)
-            elif isinstance(message, (bytes, bytearray, memoryview)):
-                connection.send_binary(message)
-            else:
-                raise TypeError(f"data must be str or bytes-like, not {type(message).__name__}")
-        except InvalidState:
-            if self._send_lock is not None and self.open:
-                raise RuntimeError("a fragmented message is being sent") from None
-            raise self._connection_closed() from None
-        if not self._wrote:  # the first branch of _write_soon, inlined: ~15 % of a reply
-            self._wrote = True
-            self._write_now()
-        else:
-            self._pending_bytes += len(message)
-            self._write_soon()
-
     @property
     def writing_paused(self) -> bool:
         """Whether the transport's write buffer is above its high-water mark."""
@@ -357,15 +346,16 @@ class WebSocket(asyncio.BufferedProtocol):
         if self._writing_paused:
             await self._drain()
 
-    def _deliver(self, events: list, on_message: Callable[[Data], Any]) -> None:
-        """Hand data messages to the on_message callback (in order)."""
-        for event in events:
-            try:
-                on_message(event.data)
-            except Exception:  # noqa: BLE001 - report, then fail the connection
-                logger.error("on_message callback failed", exc_info=True)
-                self._fail(1011, "internal error")
-                return
+    def _send_refused(self) -> Exception:
+        """What send_nowait raises when the codec refuses a message."""
+        if self._send_lock is not None and self.open:
+            return RuntimeError("a fragmented message is being sent")
+        return self._connection_closed()
+
+    def _callback_failed(self) -> None:
+        """The on_message callback raised: report it, fail the connection."""
+        logger.error("on_message callback failed", exc_info=True)
+        self._fail(1011, "internal error")
 
     async def _send_fragments(self, fragments: Any) -> None:
         try:
@@ -414,30 +404,6 @@ class WebSocket(asyncio.BufferedProtocol):
         finally:
             self._send_lock = None
             lock.set_result(None)
-
-    def _write_soon(self) -> None:
-        """Write what the connection has to send: at once if nothing was
-        written since the last read or flush (a reply, a lone message: no
-        added latency, no extra loop iteration), else together at the end of
-        the loop iteration (a burst: one system call), or when 64 KiB wait."""
-        if not self._wrote:
-            self._wrote = True
-            self._write_now()
-        elif self._flush_handle is None:
-            self._flush_handle = self._loop.call_soon(self._flush)
-        elif self._pending_bytes >= FLUSH_THRESHOLD:
-            self._write_now()
-
-    def _flush(self) -> None:
-        self._flush_handle = None
-        self._wrote = False
-        self._write_now()
-
-    def _write_now(self) -> None:
-        self._pending_bytes = 0
-        data = self.connection.data_to_send()
-        if data and self._writable:
-            self._writelines(data)
 
     async def _drain(self) -> None:
         if self._lost.done():
@@ -635,53 +601,6 @@ class WebSocket(asyncio.BufferedProtocol):
                 transport.set_write_buffer_limits(*self._write_limit)
             else:
                 transport.set_write_buffer_limits(self._write_limit)
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self._view
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self._wrote = False
-        connection = self.connection
-        if connection.state is _CONNECTING:  # the handshake parser keeps what it is given
-            self._handle_events(connection.receive(bytes(self._view[:nbytes])))
-            return
-        events = connection.receive(self._view[:nbytes])
-        if connection.control_received:
-            connection.control_received = False
-            self._handle_events(events)
-            return
-        if not events:
-            return
-        messages = self._messages
-        on_message = self.on_message
-        if on_message is not None and not messages:
-            self._deliver(events, on_message)
-            return
-        messages.extend(events)
-        self._wake_receiver()
-        self._limit_queue()
-
-    def data_received(self, data: bytes) -> None:  # pragma: no cover - Protocol fallback
-        view = self._view
-        n = len(data)
-        view[:n] = data
-        self.buffer_updated(n)
-
-    def _wake_receiver(self) -> None:
-        """Resolve the recv() waiter: new messages, or the connection ends.
-        (It may run the waiting task right here: see MessageWaiter.)"""
-        waiter = self._recv_waiter
-        if waiter is not None:
-            self._recv_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    def _limit_queue(self) -> None:
-        """Pause reading while more than max_queue messages wait for recv()."""
-        if (self.max_queue is not None and len(self._messages) > self.max_queue
-                and not self._reading_paused and self._writable):
-            self._reading_paused = True
-            self._transport.pause_reading()
 
     def _handle_events(self, events: list) -> None:
         """The slow path: events that need more than queueing."""

@@ -18,7 +18,7 @@ from ..connection import ServerConnection, State
 from ..deflate import PerMessageDeflate
 from ..errors import ConnectionClosed
 from ..events import Request, Response
-from .connection import WebSocket
+from .connection import WebSocket, websocket_class
 
 __all__ = ["serve", "Server", "ServerWebSocket", "default_server_compression", "codec_options"]
 
@@ -213,8 +213,9 @@ class Server:
         self._all_closed: Optional[asyncio.Future] = None
 
     def _protocol_factory(self) -> ServerWebSocket:
-        return ServerWebSocket(self, ServerConnection(**self.connection_options),
-                               **self.websocket_options)
+        connection = ServerConnection(**self.connection_options)
+        return websocket_class(ServerWebSocket, connection)(self, connection,
+                                                            **self.websocket_options)
 
     def _register(self, websocket: ServerWebSocket) -> None:
         self.websockets.add(websocket)

@@ -132,6 +132,8 @@ def cpu_plan() -> Optional[Tuple[int, int]]:
             or len(_AFFINITY) < 2:
         return None
     cpus = sorted(_AFFINITY)
+    if os.environ.get("WSFAST_BENCH_PIN") == "same":
+        return cpus[0], cpus[0]
     return cpus[0], cpus[1]
 
 

@@ -1,0 +1,171 @@
+# cython: language_level=3
+"""Compiled per-message path of the asyncio WebSocket; twin of
+wsfast/_stream_py.py (read that first: it states the behaviour, the fields and
+why the class exists; this file only makes it cheap).
+
+The methods are the twin's, statement for statement; what changes is that
+the fields are C slots (no dictionary lookups), the calls between these
+methods are C calls, and the read callback does no argument parsing beyond
+one integer. Rarer paths (``_handle_events``, ``_callback_failed``,
+``_send_refused``) stay Python methods of the WebSocket, called by name.
+"""
+
+from wsfast.errors import InvalidState
+from wsfast.frames import Opcode
+from wsfast.state import State
+
+cdef object _CONNECTING = State.CONNECTING
+cdef object _TEXT = int(Opcode.TEXT)
+cdef object _BINARY = int(Opcode.BINARY)
+
+#: Write out collected frames once this many payload bytes are waiting.
+FLUSH_THRESHOLD = 64 * 1024
+cdef Py_ssize_t _FLUSH_THRESHOLD = FLUSH_THRESHOLD
+
+
+cdef class StreamCore:
+    """Read callbacks, message queueing and frame writing of a WebSocket."""
+
+    cdef public object connection
+    cdef public object on_message
+    cdef public object max_queue
+    cdef public object _loop
+    cdef public object _messages
+    cdef public object _recv_waiter
+    cdef public object _view
+    cdef public object _transport
+    cdef public object _writelines
+    cdef public object _flush_handle
+    cdef public bint _writable
+    cdef public bint _reading_paused
+    cdef public bint _wrote
+    cdef public Py_ssize_t _pending_bytes
+
+    # -- asyncio.BufferedProtocol ---------------------------------------------
+
+    def get_buffer(self, Py_ssize_t sizehint):
+        return self._view
+
+    def buffer_updated(self, Py_ssize_t nbytes):
+        self._wrote = False
+        connection = self.connection
+        reader = connection._reader
+        if reader is not None and not connection._events:
+            # receive()'s work, without its two frames (the connection's fast lane)
+            events = reader.feed(self._view[:nbytes])
+            if reader.control_events or reader.error is not None:
+                connection._act_on_control(reader)
+                connection.control_received = False
+                self._handle_events(events)
+                return
+        elif connection.state is _CONNECTING:  # the handshake parser keeps what it is given
+            self._handle_events(connection.receive(bytes(self._view[:nbytes])))
+            return
+        else:
+            events = connection.receive(self._view[:nbytes])
+            if connection.control_received:
+                connection.control_received = False
+                self._handle_events(events)
+                return
+        if not events:
+            return
+        messages = self._messages
+        on_message = self.on_message
+        if on_message is not None and not messages:
+            self._deliver(events, on_message)
+            return
+        messages.extend(events)
+        self._wake_receiver()
+        self._limit_queue()
+
+    def data_received(self, data):  # Protocol fallback
+        cdef Py_ssize_t n = len(data)
+        self._view[:n] = data
+        self.buffer_updated(n)
+
+    cpdef _wake_receiver(self):
+        """Resolve the recv() waiter: new messages, or the connection ends."""
+        waiter = self._recv_waiter
+        if waiter is not None:
+            self._recv_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    cpdef _limit_queue(self):
+        """Pause reading while more than max_queue messages wait for recv()."""
+        if (self.max_queue is not None and len(self._messages) > self.max_queue
+                and not self._reading_paused and self._writable):
+            self._reading_paused = True
+            self._transport.pause_reading()
+
+    cpdef _deliver(self, list events, on_message):
+        """Hand data messages to the on_message callback (in order)."""
+        for event in events:
+            try:
+                on_message(event.data)
+            except Exception:
+                self._callback_failed()
+                return
+
+    # -- sending ---------------------------------------------------------------
+
+    def send_nowait(self, message):
+        """Send a ``str`` (text) or bytes-like (binary) message without
+        waiting: the frame is written at once or at the end of the loop
+        iteration. For ``on_message`` callbacks and other synchronous code;
+        such a sender should respect :attr:`writing_paused` (or ``await
+        drain()``) so that a slow peer cannot make the write buffer grow.
+
+        Raises:
+            ConnectionClosed: the connection is closing or closed.
+            TypeError: neither str nor bytes-like.
+        """
+        connection = self.connection
+        if connection._fast_send:  # send_text / send_binary's work (the fast lane)
+            if type(message) is str:
+                connection._writer.write(connection._out, _TEXT, message)
+            elif isinstance(message, (bytes, bytearray, memoryview)):
+                connection._writer.write(connection._out, _BINARY, message)
+            else:
+                raise TypeError(f"data must be str or bytes-like, not {type(message).__name__}")
+        else:
+            try:
+                if type(message) is str:
+                    connection.send_text(message)
+                elif isinstance(message, (bytes, bytearray, memoryview)):
+                    connection.send_binary(message)
+                else:
+                    raise TypeError(f"data must be str or bytes-like, not {type(message).__name__}")
+            except InvalidState:
+                raise self._send_refused() from None
+        if not self._wrote:
+            self._wrote = True
+            self._write_now()
+        else:
+            self._pending_bytes += len(message)
+            self._write_soon()
+
+    cpdef _write_soon(self):
+        """Write at once if nothing was written since the last read or flush,
+        else at the end of the loop iteration, or when 64 KiB wait."""
+        if not self._wrote:
+            self._wrote = True
+            self._write_now()
+        elif self._flush_handle is None:
+            self._flush_handle = self._loop.call_soon(self._flush)
+        elif self._pending_bytes >= _FLUSH_THRESHOLD:
+            self._write_now()
+
+    def _flush(self):
+        self._flush_handle = None
+        self._wrote = False
+        self._write_now()
+
+    cpdef _write_now(self):
+        self._pending_bytes = 0
+        connection = self.connection
+        data = connection._out  # data_to_send()'s work (the fast lane)
+        if data:
+            connection._out = []
+            if self._writable:
+                self._writelines(data)

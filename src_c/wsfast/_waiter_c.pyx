@@ -1,0 +1,150 @@
+# cython: language_level=3
+"""Compiled MessageWaiter; twin of wsfast/_waiter_py.py (read that first:
+it states the behaviour and why the waiter exists; this file only makes it
+cheap).
+
+On a request/response loop the waiter is created, awaited and resolved once
+per message; the Python twin spends about ten Python-level calls on that
+(constructor, ``__await__`` generator, ``add_done_callback``, ``set_result``,
+``current_task``, ``result`` twice...). Here each is a C call, and ``await``
+iterates the waiter itself instead of a generator object.
+"""
+
+import asyncio
+
+cdef object _CancelledError = asyncio.CancelledError
+cdef object _InvalidStateError = asyncio.InvalidStateError
+
+try:  # CPython 3.12+: the C function
+    from _asyncio import current_task as _current_task
+except ImportError:  # 3.9-3.11: asyncio's own (a dict lookup in Python)
+    _current_task = asyncio.current_task
+
+cdef enum:
+    PENDING = 0
+    DONE = 1
+    CANCELLED = 2
+
+
+cdef class MessageWaiter:
+    """Resolved (with ``None``) when a message arrives or the connection ends."""
+
+    cdef object _loop
+    cdef list _callbacks  # [(fn, context or None)]
+    cdef int _state
+    cdef object _cancel_message
+    cdef bint _yielded  # this await has yielded once (see __next__)
+    cdef public bint _asyncio_future_blocking
+
+    _PENDING, _DONE, _CANCELLED = PENDING, DONE, CANCELLED
+
+    def __cinit__(self, loop):
+        self._loop = loop
+        self._callbacks = []
+        self._state = PENDING
+        self._cancel_message = None
+        self._asyncio_future_blocking = False
+
+    # -- the Future protocol asyncio.Task relies on ----------------------------
+
+    def get_loop(self):
+        return self._loop
+
+    def done(self):
+        return self._state != PENDING
+
+    def cancelled(self):
+        return self._state == CANCELLED
+
+    def result(self):
+        self._check_result()
+        return None
+
+    cdef int _check_result(self) except -1:
+        if self._state == CANCELLED:
+            raise _CancelledError(self._cancel_message)
+        if self._state == PENDING:
+            raise _InvalidStateError("result is not ready")
+        return 0
+
+    def exception(self):
+        if self._state == CANCELLED:
+            raise _CancelledError(self._cancel_message)
+        if self._state == PENDING:
+            raise _InvalidStateError("exception is not set")
+        return None
+
+    def add_done_callback(self, fn, *, context=None):
+        if self._state != PENDING:
+            self._loop.call_soon(fn, self, context=context)
+        else:
+            self._callbacks.append((fn, context))
+
+    def remove_done_callback(self, fn):
+        cdef Py_ssize_t before = len(self._callbacks)
+        self._callbacks = [(f, c) for f, c in self._callbacks if f != fn]
+        return before - len(self._callbacks)
+
+    def cancel(self, msg=None):
+        if self._state != PENDING:
+            return False
+        self._state = CANCELLED
+        self._cancel_message = msg
+        self._schedule_callbacks()
+        return True
+
+    # ``await waiter``: the waiter is its own iterator. Like the twin's
+    # generator, it yields itself once while pending, and on the next step
+    # returns result() (which raises if it was cancelled or is still pending).
+
+    def __await__(self):
+        self._yielded = False
+        return self
+
+    def __iter__(self):
+        self._yielded = False
+        return self
+
+    def __next__(self):
+        if self._state == PENDING and not self._yielded:
+            self._yielded = True
+            self._asyncio_future_blocking = True
+            return self
+        self._check_result()
+        raise StopIteration
+
+    def send(self, value):
+        return self.__next__()
+
+    # -- resolving ---------------------------------------------------------------
+
+    def set_result(self, result=None):
+        """Resolve; resume the waiting task now if no other task is running."""
+        if self._state != PENDING:
+            return
+        self._state = DONE
+        if _current_task(self._loop) is not None:
+            self._schedule_callbacks()
+            return
+        callbacks = self._callbacks
+        self._callbacks = []
+        for fn, context in callbacks:
+            try:
+                if context is None:
+                    fn(self)
+                else:
+                    context.run(fn, self)
+            except BaseException as exc:  # as the loop treats callbacks
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+                self._loop.call_exception_handler({
+                    "message": "exception in a MessageWaiter callback",
+                    "exception": exc,
+                    "future": self,
+                })
+
+    cdef _schedule_callbacks(self):
+        callbacks = self._callbacks
+        self._callbacks = []
+        for fn, context in callbacks:
+            self._loop.call_soon(fn, self, context=context)

@@ -1,0 +1,184 @@
+"""MessageWaiter, both twins: the Future protocol asyncio.Task relies on, and
+the one difference from asyncio.Future (a resolve from outside any task
+resumes the waiting task at once, not one loop iteration later)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+
+import pytest
+
+from helpers import run
+
+
+@pytest.fixture
+def Waiter(backend):
+    return backend.MessageWaiter
+
+
+def test_starts_pending_and_refuses_result(Waiter):
+    async def main():
+        waiter = Waiter(asyncio.get_running_loop())
+        assert not waiter.done() and not waiter.cancelled()
+        assert waiter.get_loop() is asyncio.get_running_loop()
+        with pytest.raises(asyncio.InvalidStateError):
+            waiter.result()
+        with pytest.raises(asyncio.InvalidStateError):
+            waiter.exception()
+        assert asyncio.isfuture(waiter)
+    run(main())
+
+
+def test_set_result_once(Waiter):
+    async def main():
+        waiter = Waiter(asyncio.get_running_loop())
+        waiter.set_result(None)
+        waiter.set_result(None)  # ignored, not an error
+        assert waiter.done() and not waiter.cancelled()
+        assert waiter.result() is None and waiter.exception() is None
+        assert not waiter.cancel()
+    run(main())
+
+
+def test_cancel_carries_the_message(Waiter):
+    async def main():
+        waiter = Waiter(asyncio.get_running_loop())
+        assert waiter.cancel("why")
+        assert waiter.cancelled() and waiter.done()
+        with pytest.raises(asyncio.CancelledError, match="why"):
+            waiter.result()
+        with pytest.raises(asyncio.CancelledError):
+            waiter.exception()
+        waiter.set_result(None)  # too late: stays cancelled
+        assert waiter.cancelled()
+    run(main())
+
+
+def test_resolved_from_a_callback_resumes_the_task_at_once(Waiter):
+    """The read callback runs outside any task: the task resumes inside
+    set_result (asyncio.Future would need another loop iteration)."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        waiter = Waiter(loop)
+        log = []
+
+        async def wait():
+            await waiter
+            log.append("resumed")
+
+        task = asyncio.ensure_future(wait())
+        await asyncio.sleep(0)  # the task now waits
+
+        def callback():
+            waiter.set_result(None)
+            log.append("after set_result")
+
+        loop.call_soon(callback)
+        await task
+        assert log == ["resumed", "after set_result"]
+    run(main())
+
+
+def test_resolved_from_a_task_resumes_through_the_loop(Waiter):
+    async def main():
+        waiter = Waiter(asyncio.get_running_loop())
+        log = []
+
+        async def wait():
+            await waiter
+            log.append("resumed")
+
+        task = asyncio.ensure_future(wait())
+        await asyncio.sleep(0)
+        waiter.set_result(None)  # from this task: scheduled, not run inline
+        log.append("after set_result")
+        await task
+        assert log == ["after set_result", "resumed"]
+    run(main())
+
+
+def test_cancelling_the_task_cancels_the_wait(Waiter):
+    async def main():
+        waiter = Waiter(asyncio.get_running_loop())
+        task = asyncio.ensure_future(waiter_wait(waiter))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert waiter.cancelled()
+    run(main())
+
+
+async def waiter_wait(waiter):
+    await waiter
+
+
+def test_awaiting_a_done_waiter_does_not_suspend(Waiter):
+    async def main():
+        waiter = Waiter(asyncio.get_running_loop())
+        waiter.set_result(None)
+        assert await waiter is None
+        assert await waiter is None  # again
+    run(main())
+
+
+def test_callbacks_run_in_their_context_and_errors_go_to_the_loop(Waiter):
+    async def main():
+        loop = asyncio.get_running_loop()
+        var = contextvars.ContextVar("var", default="outer")
+        context = contextvars.copy_context()
+        context.run(var.set, "inner")
+        seen, reported = [], []
+        loop.set_exception_handler(lambda loop, ctx: reported.append(ctx["exception"]))
+        waiter = Waiter(loop)
+
+        def boom(w):
+            raise ValueError("boom")
+
+        waiter.add_done_callback(lambda w: seen.append(var.get()), context=context)
+        waiter.add_done_callback(boom)
+        waiter.add_done_callback(lambda w: seen.append(w is waiter))
+        loop.call_soon(waiter.set_result, None)
+        await asyncio.sleep(0.01)
+        assert seen == ["inner", True]
+        assert [type(e) for e in reported] == [ValueError]
+    run(main())
+
+
+def test_remove_done_callback(Waiter):
+    async def main():
+        waiter = Waiter(asyncio.get_running_loop())
+        seen = []
+        waiter.add_done_callback(seen.append)
+        waiter.add_done_callback(seen.append)
+        assert waiter.remove_done_callback(seen.append) == 2
+        assert waiter.remove_done_callback(seen.append) == 0
+        waiter.set_result(None)
+        await asyncio.sleep(0)
+        assert seen == []
+    run(main())
+
+
+def test_callback_added_after_resolution_is_scheduled(Waiter):
+    async def main():
+        waiter = Waiter(asyncio.get_running_loop())
+        waiter.set_result(None)
+        seen = []
+        waiter.add_done_callback(seen.append)
+        assert seen == []
+        await asyncio.sleep(0)
+        assert seen == [waiter]
+    run(main())
+
+
+def test_stepping_a_pending_waiter_past_its_yield_is_an_error(Waiter):
+    """What a generator-based await does: yield once, then return result()."""
+    async def main():
+        waiter = Waiter(asyncio.get_running_loop())
+        iterator = waiter.__await__()
+        assert next(iterator) is waiter
+        assert waiter._asyncio_future_blocking
+        with pytest.raises(asyncio.InvalidStateError):
+            next(iterator)
+    run(main())
