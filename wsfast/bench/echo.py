@@ -18,12 +18,17 @@ Method:
   event loop everywhere, server and client: uvloop when installed, else
   asyncio; ``--loop asyncio`` (or ``WSFAST_BENCH_LOOP=asyncio``) forces
   asyncio.
-* **One core each.** With two or more CPUs the servers are pinned to one and
-  the client to another while the group runs (``WSFAST_BENCH_PIN=0``: leave
-  placement to the scheduler). Unpinned, the scheduler sometimes puts both
-  processes on one core and sometimes not, and round trips change by a factor
-  of 2-3 between the two placements (a wake-up on another vCPU costs far more
-  than a context switch): results become bimodal. Every client gets ``str`` messages for text and ``bytes`` for
+* **Placement** (``WSFAST_BENCH_PIN``, or ``--placement``). ``same``, the
+  default: the servers and the client are pinned to one CPU, so that a round
+  trip costs the CPU time of both sides and two context switches -- what a
+  library controls -- and the figures do not depend on where the scheduler
+  puts the processes (the figures the issue quotes for picows and plain TCP
+  were measured like this). ``split``: servers on one CPU, the client on
+  another (needs two CPUs); a round trip then also pays two cross-CPU
+  wake-ups, which cost more than a whole small-message round trip on one CPU
+  and swing 2x between runs on a shared machine, so it tests throughput with
+  both sides running in parallel rather than per-message cost. ``0``: no
+  pinning (the scheduler's choice, bimodal). Every client gets ``str`` messages for text and ``bytes`` for
   binary and hands back the same types (picows, whose API takes bytes, encodes
   the ``str`` it is given and decodes echoes with
   ``get_payload_as_utf8_text``).
@@ -125,15 +130,28 @@ def loop_name(requested: Optional[str] = None) -> str:
     return "uvloop"
 
 
+#: Values of WSFAST_BENCH_PIN / --placement (see the module docstring).
+PLACEMENTS = ("same", "split", "0")
+
+
+def placement() -> str:
+    value = os.environ.get("WSFAST_BENCH_PIN", "same")
+    if value not in PLACEMENTS:
+        raise ValueError(f"WSFAST_BENCH_PIN must be one of {PLACEMENTS}, not {value!r}")
+    return value
+
+
 def cpu_plan() -> Optional[Tuple[int, int]]:
-    """``(client CPU, server CPU)``, or None when not pinning (fewer than two
-    CPUs, no ``sched_setaffinity``, or ``WSFAST_BENCH_PIN=0``)."""
-    if os.environ.get("WSFAST_BENCH_PIN", "1") == "0" or not _AFFINITY \
-            or len(_AFFINITY) < 2:
+    """``(client CPU, server CPU)``, or None when not pinning (``0``, no
+    ``sched_setaffinity``, or ``split`` with a single CPU)."""
+    mode = placement()
+    if mode == "0" or not _AFFINITY:
         return None
     cpus = sorted(_AFFINITY)
-    if os.environ.get("WSFAST_BENCH_PIN") == "same":
+    if mode == "same":
         return cpus[0], cpus[0]
+    if len(cpus) < 2:
+        return None
     return cpus[0], cpus[1]
 
 
@@ -150,11 +168,19 @@ def describe(name: Optional[str] = None) -> Dict[str, Any]:
     name = loop_name(name)
     plan = cpu_plan()
     return {"loop": name, "loop_version": peers.version("uvloop") if name == "uvloop" else None,
+            "placement": placement(),
             "cpus": (f"client on CPU {plan[0]}, servers on CPU {plan[1]}" if plan
                      else "not pinned"),
             "round_s": ROUND_S, "quick_round_s": QUICK_ROUND_S,
             "pipelined_windows": {n: w for n, _, _, w in PIPELINED},
             "picows_transport": "aiofastnet" if peers.version("aiofastnet") else "asyncio"}
+
+
+def _placement_label() -> str:
+    plan = cpu_plan()
+    if plan is None:
+        return "not pinned"
+    return "both on one CPU" if plan[0] == plan[1] else "one CPU each"
 
 
 def _loop_label(name: str) -> str:
@@ -968,7 +994,8 @@ def _workloads(options: Options) -> List[Workload]:
     from .workloads import GROUPS
 
     GROUPS["echo"].title = (
-        f"asyncio loopback echo, server and client in separate processes, event loop "
+        f"asyncio loopback echo, server and client in separate processes "
+        f"({_placement_label()}), event loop "
         f"{_loop_label(loop)}; compression off, no pings; time/base = vs picows; "
         f"tcp = plain TCP echo (floor)")
     return workloads
@@ -1049,11 +1076,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--json", metavar="PATH", dest="json_path")
     parser.add_argument("--no-peers", action="store_false", dest="peers")
     parser.add_argument("--rounds", type=int, metavar="N")
+    parser.add_argument("--placement", choices=PLACEMENTS,
+                        help="same: all on one CPU (default); split: servers and client "
+                             "on two CPUs; 0: not pinned (WSFAST_BENCH_PIN)")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve_main(args.library, args.loop, args.cpu)
     if args.loop:
         os.environ["WSFAST_BENCH_LOOP"] = args.loop
+    if args.placement:
+        os.environ["WSFAST_BENCH_PIN"] = args.placement
     from .runner import run_cli
 
     try:
