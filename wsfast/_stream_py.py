@@ -4,7 +4,8 @@
 (the concrete classes are made per back-end: see
 ``wsfast.asyncio.connection.websocket_class``). It holds what runs once per
 read and once per sent message -- the ``BufferedProtocol`` read callbacks,
-queueing or handing out messages, writing frames -- and nothing else; every
+queueing or handing out messages, ``recv``, ``send`` of a str or bytes,
+writing frames -- and nothing else; every
 rarer path (control frames, errors, closing, flow control) is a method of
 the WebSocket that this class calls by name.
 
@@ -15,16 +16,18 @@ calls; the behaviour is this file's, and the test-suite runs over both.
 
 Fields set by ``WebSocket.__init__`` (declared in the compiled twin):
 ``connection``, ``on_message``, ``max_queue``, ``_loop``, ``_messages`` (deque
-of message events), ``_recv_waiter``, ``_view`` (the shared read buffer),
-``_transport``, ``_writelines``, ``_writable``, ``_reading_paused``,
-``_wrote``, ``_pending_bytes``, ``_flush_handle``.
+of message events), ``_recv_waiter``, ``_new_waiter`` (the back-end's
+MessageWaiter), ``_view`` (the shared read buffer), ``_transport``,
+``_writelines``, ``_writable``, ``_reading_paused``, ``_writing_paused``,
+``_send_lock``, ``_wrote``, ``_pending_bytes``, ``_flush_handle``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Callable, Union
 
-from .errors import InvalidState
+from .errors import ConcurrencyError, ConnectionClosedOK, InvalidState
 from .frames import Opcode
 from .state import State
 
@@ -34,6 +37,8 @@ __all__ = ["StreamCore", "FLUSH_THRESHOLD"]
 FLUSH_THRESHOLD = 64 * 1024
 
 _CONNECTING = State.CONNECTING
+_CLOSING = State.CLOSING
+_shield = asyncio.shield
 _TEXT = int(Opcode.TEXT)
 _BINARY = int(Opcode.BINARY)
 
@@ -41,7 +46,7 @@ Data = Union[str, bytes]
 
 
 class StreamCore:
-    """Read callbacks, message queueing and frame writing of a WebSocket."""
+    """Read callbacks, message queueing, recv/send and frame writing of a WebSocket."""
 
     # -- asyncio.BufferedProtocol ---------------------------------------------
 
@@ -110,7 +115,76 @@ class StreamCore:
                 self._callback_failed()
                 return
 
+    # -- receiving -----------------------------------------------------------
+
+    async def recv(self) -> Data:
+        """Wait for the next message: ``str`` for text (``bytes`` if the
+        connection was opened with ``text_as_bytes=True``), ``bytes`` for binary.
+
+        Raises:
+            ConnectionClosedOK: the connection was closed normally.
+            ConnectionClosedError: it ended with an error or abnormally.
+            ConcurrencyError: another coroutine is already waiting in ``recv``.
+        """
+        messages = self._messages
+        while not messages:
+            await self._message_waiter()
+        event = messages.popleft()
+        if self._reading_paused and len(messages) <= self._resume_level():
+            self._resume_reading()
+        return event.data
+
+    async def __anext__(self) -> Data:
+        """``async for message in websocket``: ends quietly on a normal close."""
+        messages = self._messages
+        while not messages:
+            try:
+                waiter = self._message_waiter()
+            except ConnectionClosedOK:
+                raise StopAsyncIteration from None
+            await waiter
+        event = messages.popleft()
+        if self._reading_paused and len(messages) <= self._resume_level():
+            self._resume_reading()
+        return event.data
+
+    def _message_waiter(self) -> Any:
+        """A waiter resolved when messages arrive or the connection ends, or
+        the exception to raise now. (A plain function, not a coroutine: one
+        frame less per wait on the round-trip path.)"""
+        if self._deferred_failure is not None:
+            self._fail_deferred()  # everything before the violation was taken
+        if self._closed_exc is not None or self._lost.done():
+            raise self._connection_closed()
+        connection = self.connection
+        if connection.state is _CLOSING and connection.close_rcvd is not None:
+            raise self._connection_closed()
+        waiter = self._recv_waiter
+        if waiter is not None and not waiter.done():
+            raise ConcurrencyError("another coroutine is already waiting for a message")
+        waiter = self._recv_waiter = self._new_waiter(self._loop)
+        return waiter
+
     # -- sending ---------------------------------------------------------------
+
+    async def send(self, message: Any) -> None:
+        """Send a message: ``str`` as text, bytes-like as binary; an iterable
+        or async iterable of them as one fragmented message.
+
+        Waits while the transport's write buffer is full (backpressure).
+
+        Raises:
+            ConnectionClosed: the connection is closing or closed.
+            TypeError: unsupported message type.
+        """
+        while self._send_lock is not None:  # a fragmented message goes first
+            await _shield(self._send_lock)
+        if type(message) is str or isinstance(message, (bytes, bytearray, memoryview)):
+            self.send_nowait(message)
+            if self._writing_paused:
+                await self._drain()
+        else:
+            await self._send_iterable(message)
 
     def send_nowait(self, message: Data) -> None:
         """Send a ``str`` (text) or bytes-like (binary) message without

@@ -21,6 +21,7 @@ __all__ = [
     "ConnectionClosedOK",
     "ConnectionClosedError",
     "InvalidState",
+    "ConcurrencyError",
     "RULES",
     "protocol_error",
 ]
@@ -59,6 +60,10 @@ class PayloadTooBig(ProtocolError):
 
 class InvalidState(WebSocketError):
     """A command was given in a state that does not allow it (e.g. send after close)."""
+
+
+class ConcurrencyError(WebSocketError, RuntimeError):
+    """Two coroutines called ``recv`` at the same time."""
 
 
 class InvalidHandshake(WebSocketError):

@@ -1,7 +1,7 @@
 """Exception names where code written for the websockets library looks for
 them (``websockets.exceptions.ConnectionClosedOK`` and friends)."""
 
-from .asyncio.connection import ConcurrencyError
+from .errors import ConcurrencyError
 from .errors import (ConnectionClosed, ConnectionClosedError, ConnectionClosedOK,
                      InvalidHandshake, InvalidState, InvalidUtf8, PayloadTooBig, ProtocolError,
                      WebSocketError)

@@ -6,15 +6,21 @@ why the class exists; this file only makes it cheap).
 The methods are the twin's, statement for statement; what changes is that
 the fields are C slots (no dictionary lookups), the calls between these
 methods are C calls, and the read callback does no argument parsing beyond
-one integer. Rarer paths (``_handle_events``, ``_callback_failed``,
-``_send_refused``) stay Python methods of the WebSocket, called by name.
+one integer; ``recv`` and ``send`` are Cython coroutines (no Python frame).
+Rarer paths (``_handle_events``, ``_callback_failed``, ``_send_refused``,
+``_send_iterable``, ``_fail_deferred``...) stay Python methods of the
+WebSocket, called by name.
 """
 
-from wsfast.errors import InvalidState
+import asyncio
+
+from wsfast.errors import ConcurrencyError, ConnectionClosedOK, InvalidState
 from wsfast.frames import Opcode
 from wsfast.state import State
 
 cdef object _CONNECTING = State.CONNECTING
+cdef object _CLOSING = State.CLOSING
+cdef object _shield = asyncio.shield
 cdef object _TEXT = int(Opcode.TEXT)
 cdef object _BINARY = int(Opcode.BINARY)
 
@@ -24,7 +30,7 @@ cdef Py_ssize_t _FLUSH_THRESHOLD = FLUSH_THRESHOLD
 
 
 cdef class StreamCore:
-    """Read callbacks, message queueing and frame writing of a WebSocket."""
+    """Read callbacks, message queueing, recv/send and frame writing of a WebSocket."""
 
     cdef public object connection
     cdef public object on_message
@@ -32,12 +38,15 @@ cdef class StreamCore:
     cdef public object _loop
     cdef public object _messages
     cdef public object _recv_waiter
+    cdef public object _new_waiter
+    cdef public object _send_lock
     cdef public object _view
     cdef public object _transport
     cdef public object _writelines
     cdef public object _flush_handle
     cdef public bint _writable
     cdef public bint _reading_paused
+    cdef public bint _writing_paused
     cdef public bint _wrote
     cdef public Py_ssize_t _pending_bytes
 
@@ -107,7 +116,76 @@ cdef class StreamCore:
                 self._callback_failed()
                 return
 
+    # -- receiving -----------------------------------------------------------
+
+    async def recv(self):
+        """Wait for the next message: ``str`` for text (``bytes`` if the
+        connection was opened with ``text_as_bytes=True``), ``bytes`` for binary.
+
+        Raises:
+            ConnectionClosedOK: the connection was closed normally.
+            ConnectionClosedError: it ended with an error or abnormally.
+            ConcurrencyError: another coroutine is already waiting in ``recv``.
+        """
+        messages = self._messages
+        while not messages:
+            await self._message_waiter()
+        event = messages.popleft()
+        if self._reading_paused and len(messages) <= self._resume_level():
+            self._resume_reading()
+        return event.data
+
+    async def __anext__(self):
+        """``async for message in websocket``: ends quietly on a normal close."""
+        messages = self._messages
+        while not messages:
+            try:
+                waiter = self._message_waiter()
+            except ConnectionClosedOK:
+                raise StopAsyncIteration from None
+            await waiter
+        event = messages.popleft()
+        if self._reading_paused and len(messages) <= self._resume_level():
+            self._resume_reading()
+        return event.data
+
+    cpdef _message_waiter(self):
+        """A waiter resolved when messages arrive or the connection ends, or
+        the exception to raise now. (A plain function, not a coroutine: one
+        frame less per wait on the round-trip path.)"""
+        if self._deferred_failure is not None:
+            self._fail_deferred()  # everything before the violation was taken
+        if self._closed_exc is not None or self._lost.done():
+            raise self._connection_closed()
+        connection = self.connection
+        if connection.state is _CLOSING and connection.close_rcvd is not None:
+            raise self._connection_closed()
+        waiter = self._recv_waiter
+        if waiter is not None and not waiter.done():
+            raise ConcurrencyError("another coroutine is already waiting for a message")
+        waiter = self._recv_waiter = self._new_waiter(self._loop)
+        return waiter
+
     # -- sending ---------------------------------------------------------------
+
+    async def send(self, message):
+        """Send a message: ``str`` as text, bytes-like as binary; an iterable
+        or async iterable of them as one fragmented message.
+
+        Waits while the transport's write buffer is full (backpressure).
+
+        Raises:
+            ConnectionClosed: the connection is closing or closed.
+            TypeError: unsupported message type.
+        """
+        while self._send_lock is not None:  # a fragmented message goes first
+            await _shield(self._send_lock)
+        if type(message) is str or isinstance(message, (bytes, bytearray, memoryview)):
+            self.send_nowait(message)
+            if self._writing_paused:
+                await self._drain()
+        else:
+            await self._send_iterable(message)
 
     def send_nowait(self, message):
         """Send a ``str`` (text) or bytes-like (binary) message without

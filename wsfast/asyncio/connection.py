@@ -41,11 +41,11 @@ import os
 import sys
 import threading
 import time
-from typing import Any, AsyncIterable, Callable, Dict, Iterable, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from ..connection import Connection, State
-from ..errors import (ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, InvalidState,
-                      WebSocketError)
+from ..errors import (ConcurrencyError, ConnectionClosed, ConnectionClosedError,
+                      ConnectionClosedOK, InvalidState)
 from ..events import BinaryMessage, CloseReceived, Pong, TextMessage
 
 __all__ = ["WebSocket", "ConcurrencyError", "websocket_class"]
@@ -90,10 +90,6 @@ def _read_buffer() -> Tuple[bytearray, memoryview]:
         buffer = bytearray(READ_BUFFER_SIZE)
         _local.buffer = (buffer, memoryview(buffer))
         return _local.buffer
-
-
-class ConcurrencyError(WebSocketError, RuntimeError):
-    """Two coroutines called ``recv`` at the same time."""
 
 
 _classes: Dict[Tuple[type, type], type] = {}
@@ -243,55 +239,8 @@ class WebSocket(asyncio.BufferedProtocol):
 
     # -- receiving -----------------------------------------------------------
 
-    async def recv(self) -> Data:
-        """Wait for the next message: ``str`` for text (``bytes`` if the
-        connection was opened with ``text_as_bytes=True``), ``bytes`` for binary.
-
-        Raises:
-            ConnectionClosedOK: the connection was closed normally.
-            ConnectionClosedError: it ended with an error or abnormally.
-            ConcurrencyError: another coroutine is already waiting in ``recv``.
-        """
-        messages = self._messages
-        while not messages:
-            await self._message_waiter()
-        event = messages.popleft()
-        if self._reading_paused and len(messages) <= self._resume_level():
-            self._resume_reading()
-        return event.data
-
     def __aiter__(self) -> "WebSocket":
         return self
-
-    async def __anext__(self) -> Data:
-        """``async for message in websocket``: ends quietly on a normal close."""
-        messages = self._messages
-        while not messages:
-            try:
-                waiter = self._message_waiter()
-            except ConnectionClosedOK:
-                raise StopAsyncIteration from None
-            await waiter
-        event = messages.popleft()
-        if self._reading_paused and len(messages) <= self._resume_level():
-            self._resume_reading()
-        return event.data
-
-    def _message_waiter(self) -> Any:
-        """A future resolved when messages arrive or the connection ends, or
-        the exception to raise now. (A plain function, not a coroutine: one
-        frame less per wait on the round-trip path.)"""
-        if self._deferred_failure is not None:
-            self._fail_deferred()  # everything before the violation was taken
-        if self._closed_exc is not None or self._lost.done():
-            raise self._connection_closed()
-        if self.connection.state is State.CLOSING and self.connection.close_rcvd is not None:
-            raise self._connection_closed()
-        waiter = self._recv_waiter
-        if waiter is not None and not waiter.done():
-            raise ConcurrencyError("another coroutine is already waiting for a message")
-        waiter = self._recv_waiter = self._new_waiter(self._loop)
-        return waiter
 
     def _resume_level(self) -> int:
         return (self.max_queue or 0) // 4
@@ -303,30 +252,16 @@ class WebSocket(asyncio.BufferedProtocol):
 
     # -- sending ---------------------------------------------------------------
 
-    async def send(self, message: Union[Data, Iterable[Data], AsyncIterable[Data]]) -> None:
-        """Send a message: ``str`` as text, bytes-like as binary; an iterable
-        or async iterable of them as one fragmented message.
-
-        Waits while the transport's write buffer is full (backpressure).
-
-        Raises:
-            ConnectionClosed: the connection is closing or closed.
-            TypeError: unsupported message type.
-        """
-        while self._send_lock is not None:  # a fragmented message goes first
-            await asyncio.shield(self._send_lock)
-        if type(message) is str or isinstance(message, (bytes, bytearray, memoryview)):
-            self.send_nowait(message)
-            if self._writing_paused:
-                await self._drain()
-        elif isinstance(message, dict):
+    async def _send_iterable(self, message: Any) -> None:
+        """send() of anything but str and bytes-like: fragments, or a TypeError."""
+        if isinstance(message, dict):
             raise TypeError("data must be str, bytes-like, or an iterable of them")
         elif hasattr(message, "__aiter__"):
             self._check_open()
-            await self._send_fragments_async(message)  # type: ignore[arg-type]
+            await self._send_fragments_async(message)
         elif hasattr(message, "__iter__"):
             self._check_open()
-            await self._send_fragments(iter(message))  # type: ignore[arg-type]
+            await self._send_fragments(iter(message))
         else:
             raise TypeError(f"data must be str, bytes-like, or an iterable of them, "
                             f"not {type(message).__name__}")
