@@ -82,14 +82,14 @@ def _writer_for(transport: Any) -> Any:
     return transport.writelines
 
 
-def _read_buffer() -> Tuple[bytearray, memoryview]:
-    """The read buffer of this thread's event loop (see the module docstring)."""
+def _read_buffer() -> memoryview:
+    """The read buffer of this thread's event loop (see the module docstring):
+    a view of a bytearray, which the view keeps alive."""
     try:
-        return _local.buffer
+        return _local.view
     except AttributeError:
-        buffer = bytearray(READ_BUFFER_SIZE)
-        _local.buffer = (buffer, memoryview(buffer))
-        return _local.buffer
+        _local.view = memoryview(bytearray(READ_BUFFER_SIZE))
+        return _local.view
 
 
 _classes: Dict[Tuple[type, type], type] = {}
@@ -144,7 +144,7 @@ class WebSocket(asyncio.BufferedProtocol):
         self._recv_waiter: Any = None  # a MessageWaiter of the connection's back-end
         self._new_waiter = connection._kernels.MessageWaiter
         self._transport: Any = None
-        self._view = _read_buffer()[1]
+        self._view = _read_buffer()
         self._reading_paused = False
         self._writing_paused = False
         self._drain_waiters: collections.deque = collections.deque()
