@@ -197,30 +197,25 @@ class StreamCore:
             ConnectionClosed: the connection is closing or closed.
             TypeError: neither str nor bytes-like.
         """
+        if type(message) is str:
+            opcode = _TEXT
+        elif isinstance(message, (bytes, bytearray, memoryview)):
+            opcode = _BINARY
+        else:
+            raise TypeError(f"data must be str or bytes-like, not {type(message).__name__}")
         connection = self.connection
         if connection._fast_send:  # send_text / send_binary's work (the fast lane)
-            if type(message) is str:
-                connection._writer.write(connection._out, _TEXT, message)
-            elif isinstance(message, (bytes, bytearray, memoryview)):
-                connection._writer.write(connection._out, _BINARY, message)
-            else:
-                raise TypeError(f"data must be str or bytes-like, not {type(message).__name__}")
+            connection._writer.write(connection._out, opcode, message)
         else:
             try:
-                if type(message) is str:
+                if opcode is _TEXT:
                     connection.send_text(message)
-                elif isinstance(message, (bytes, bytearray, memoryview)):
-                    connection.send_binary(message)
                 else:
-                    raise TypeError(f"data must be str or bytes-like, not {type(message).__name__}")
+                    connection.send_binary(message)
             except InvalidState:
                 raise self._send_refused() from None
-        if not self._wrote:
-            self._wrote = True
-            self._write_now()
-        else:
-            self._pending_bytes += len(message)
-            self._write_soon()
+        self._pending_bytes += len(message)
+        self._write_soon()
 
     def _write_soon(self) -> None:
         """Write what the connection has to send: at once if nothing was
