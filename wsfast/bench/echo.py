@@ -38,7 +38,10 @@ Method:
   picows: ``ws_create_server`` / ``ws_connect`` with ``WSListener`` callbacks
   (its server echoes each frame's payload without decoding it: picows does not
   validate UTF-8, the three others do); ``tcp``: a plain ``asyncio.Protocol``
-  echo, no WebSocket at all, the floor.
+  echo, no WebSocket at all, the floor of the callback APIs; ``tcp-async``:
+  plain TCP behind ``await send`` / ``await recv`` on both sides (a future per
+  wait, a task switch per message, no WebSocket), the floor an async/await API
+  starts from before it parses a single frame.
 * **Workloads.** *pipelined*: the client keeps at most ``window`` messages
   outstanding, sending ``window / 2`` at a time whenever at most half the
   window is outstanding (for the async APIs a sender task and the receiving
@@ -74,9 +77,9 @@ from .workloads import (Bench, CheckFailed, Contender, KiB, Options, Workload, r
 
 __all__ = ["LIBRARIES", "loop_name", "describe", "stop_all", "main"]
 
-#: Contenders, in table order; ``tcp`` is the floor.
+#: Contenders, in table order; ``tcp`` and ``tcp-async`` are floors.
 LIBRARIES = ("wsfast-cython", "wsfast-cython+cb", "wsfast-python", "picows", "aiohttp",
-             "websockets", "tcp")
+             "websockets", "tcp", "tcp-async")
 
 #: Contenders of the ``deflate`` group: permessage-deflate on both sides with
 #: websockets' default settings (12-bit windows, memory level 5, context
@@ -317,6 +320,73 @@ async def _serve_tcp() -> Any:
     return server.sockets[0].getsockname()[1]
 
 
+class _AwaitableTcp(asyncio.Protocol):
+    """Plain TCP with ``await read()``: the least an async/await API costs.
+
+    One asyncio future per wait, set from ``data_received`` (so the waiting
+    task resumes on the next loop iteration, as with any future); no framing
+    beyond fixed-size pieces, no copies beyond the receive buffer.
+    """
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.waiter: Optional[asyncio.Future] = None
+        self.eof = False
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self._wake()
+
+    def connection_lost(self, exc: Optional[BaseException]) -> None:
+        self.eof = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def read(self, size: int) -> bytes:
+        """*size* bytes (``size=0``: whatever has arrived, at least one byte);
+        ``b""`` at the end of the stream."""
+        while len(self.buffer) < max(size, 1):
+            if self.eof:
+                return b""
+            self.waiter = asyncio.get_running_loop().create_future()
+            await self.waiter
+        if size == 0:
+            size = len(self.buffer)
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+
+async def _serve_tcp_async() -> Any:
+    loop = asyncio.get_running_loop()
+
+    async def echo(connection: _AwaitableTcp) -> None:
+        while True:
+            data = await connection.read(0)
+            if not data:
+                break
+            connection.transport.write(data)
+        connection.transport.close()
+
+    def accept() -> _AwaitableTcp:
+        connection = _AwaitableTcp()
+        tasks.add(loop.create_task(echo(connection)))
+        return connection
+
+    tasks: set = set()
+    server = await loop.create_server(accept, HOST, 0)
+    return server.sockets[0].getsockname()[1]
+
+
 SERVERS: Dict[str, Callable[[], Any]] = {
     "wsfast-cython": lambda: _serve_wsfast("cython"),
     "wsfast-python": lambda: _serve_wsfast("python"),
@@ -325,6 +395,7 @@ SERVERS: Dict[str, Callable[[], Any]] = {
     "aiohttp": _serve_aiohttp,
     "websockets": _serve_websockets,
     "tcp": _serve_tcp,
+    "tcp-async": _serve_tcp_async,
     "wsfast-cython+deflate": lambda: _serve_wsfast("cython", "deflate"),
     "wsfast-python+deflate": lambda: _serve_wsfast("python", "deflate"),
     "websockets+deflate": lambda: _serve_websockets("deflate"),
@@ -838,6 +909,45 @@ class _TcpClient(_CallbackClient, asyncio.Protocol):
         self.transport.close()
 
 
+class _TcpAsyncClient(_AsyncClient):
+    """Plain TCP behind ``await send`` / ``await recv`` of fixed-size messages
+    (str messages are encoded and decoded, as a WebSocket client would)."""
+
+    async def open(self, port: int, backend: str) -> None:
+        loop = asyncio.get_running_loop()
+        self.transport, self.connection = await loop.create_connection(_AwaitableTcp, HOST, port)
+        self.size = 1
+        self.text = False
+        self.text_send = self.binary_send = self.send
+        self.recv = self.receive
+
+    async def send(self, message: Any) -> None:
+        self.transport.write(message.encode() if self.text else message)
+
+    async def receive(self) -> Any:
+        data = await self.connection.read(self.size)
+        if not data:
+            raise CheckFailed("the server closed the connection")
+        return data.decode() if self.text else data
+
+    def _expect(self, payloads: Sequence[Any]) -> None:
+        self.text = isinstance(payloads[0], str)
+        self.size = len(payloads[0].encode() if self.text else payloads[0])
+
+    async def pipelined(self, text: bool, payloads: Sequence[Any], n: int, window: int,
+                        collect: Optional[List[Any]] = None) -> Any:
+        self._expect(payloads)
+        return await super().pipelined(text, payloads, n, window, collect)
+
+    async def round_trips(self, payloads: Sequence[Any], n: int,
+                          collect: Optional[List[Any]] = None) -> Any:
+        self._expect(payloads)
+        return await super().round_trips(payloads, n, collect)
+
+    async def close(self) -> None:
+        self.transport.close()
+
+
 def _as_type(data: bytes, like: Any) -> Any:
     return data.decode() if isinstance(like, str) else data
 
@@ -850,6 +960,7 @@ CLIENTS: Dict[str, Callable[[], Any]] = {
     "aiohttp": _AiohttpClient,
     "websockets": _WebsocketsClient,
     "tcp": _TcpClient,
+    "tcp-async": _TcpAsyncClient,
     "wsfast-cython+deflate": type("_WsfastDeflate", (_WsfastClient,), {"compression": "deflate"}),
     "wsfast-python+deflate": type("_WsfastDeflate", (_WsfastClient,), {"compression": "deflate"}),
     "websockets+deflate": type("_WebsocketsDeflate", (_WebsocketsClient,),
@@ -871,7 +982,7 @@ def _unavailable(library: str) -> Optional[str]:
         except ImportError as exc:
             return f"cannot import the {library.split('-')[1]} back-end: {exc}"
         return None
-    if library == "tcp":
+    if library in ("tcp", "tcp-async"):
         return None
     module = {"websockets": "websockets.asyncio.client", "aiohttp": "aiohttp",
               "picows": "picows"}[library]
@@ -939,7 +1050,7 @@ def _workloads(options: Options) -> List[Workload]:
     session = _Session(loop)
     libraries = [lib for lib in LIBRARIES if not (options.quick and lib == "wsfast-python")]
     if not options.peers:
-        libraries = [lib for lib in libraries if lib.startswith("wsfast-") or lib == "tcp"]
+        libraries = [lib for lib in libraries if lib.startswith(("wsfast-", "tcp"))]
     reasons = {lib: _unavailable(lib) for lib in libraries}
     round_s = QUICK_ROUND_S if options.quick else ROUND_S
     workloads = []
@@ -947,7 +1058,8 @@ def _workloads(options: Options) -> List[Workload]:
     def contenders(make_for: Callable[[str], Callable[[], Bench]]) -> List[Contender]:
         result = []
         for lib in libraries:
-            kind = "wsfast" if lib.startswith("wsfast-") else "baseline" if lib == "tcp" else "peer"
+            kind = ("wsfast" if lib.startswith("wsfast-") else
+                    "baseline" if lib.startswith("tcp") else "peer")
             if reasons[lib] is None:
                 session.expect(lib)
                 result.append(Contender(lib, make_for(lib), kind=kind))
@@ -997,7 +1109,7 @@ def _workloads(options: Options) -> List[Workload]:
         f"asyncio loopback echo, server and client in separate processes "
         f"({_placement_label()}), event loop "
         f"{_loop_label(loop)}; compression off, no pings; time/base = vs picows; "
-        f"tcp = plain TCP echo (floor)")
+        f"tcp = plain TCP echo (floor), tcp-async = plain TCP with await send/recv")
     return workloads
 
 
