@@ -40,8 +40,9 @@ Method:
   validate UTF-8, the three others do); ``tcp``: a plain ``asyncio.Protocol``
   echo, no WebSocket at all, the floor of the callback APIs; ``tcp-async``:
   plain TCP behind ``await send`` / ``await recv`` on both sides (a future per
-  wait, a task switch per message, no WebSocket), the floor an async/await API
-  starts from before it parses a single frame.
+  wait, no WebSocket): on round trips, where every message is a wait and a
+  task switch, the floor of an async/await API before it parses a single
+  frame; pipelined, its per-message ``recv`` is plain Python and no floor.
 * **Workloads.** *pipelined*: the client keeps at most ``window`` messages
   outstanding, sending ``window / 2`` at a time whenever at most half the
   window is outstanding (for the async APIs a sender task and the receiving
