@@ -167,6 +167,23 @@ class TestReceiveWaiting:
         run(main())
 
 
+class TestReadPath:
+    def test_buffer_updated_beyond_the_buffer_is_refused(self, options):
+        """The compiled core reads the read buffer in place, so a byte count
+        outside it must be refused before anything is read (both twins): the
+        connection then goes on as if nothing had happened."""
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    size = len(ws.get_buffer(-1))
+                    for nbytes in (size + 1, -1):
+                        with pytest.raises(ValueError, match="beyond a .*-byte buffer"):
+                            ws.buffer_updated(nbytes)
+                    await ws.send("still open")
+                    assert await ws.recv() == "still open"
+        run(main())
+
+
 class TestCallbacks:
     def test_on_message_echo(self, options):
         async def handler(websocket):

@@ -61,9 +61,11 @@ def test_unknown_back_end_name_is_refused():
 def test_pxd_declarations_were_used():
     """A .pxd that Cython did not find compiles silently into a slower,
     untyped module: the framing module must export the C functions its .pxd
-    declares, and the reader must be the final class its .pxd declares."""
+    declares, and the reader and the frame writer must be the final classes
+    the .pxd files declare (the asyncio core calls them directly)."""
     from wsfast import _framing_c, _reader_c
 
     assert {"header_error", "limit_value"} <= set(_framing_c.__pyx_capi__)
-    with pytest.raises(TypeError):
-        type("Sub", (_reader_c.MessageReader,), {})  # final: cannot be subclassed
+    for final in (_reader_c.MessageReader, _framing_c.FrameWriter):
+        with pytest.raises(TypeError):
+            type("Sub", (final,), {})  # final: cannot be subclassed

@@ -59,7 +59,10 @@ class StreamCore:
         reader = connection._reader
         if reader is not None and not connection._events:
             # receive()'s work, without its two frames (the connection's fast lane)
-            events = reader.feed(self._view[:nbytes])
+            view = self._view
+            if not 0 <= nbytes <= len(view):  # what the compiled twin reads in place
+                raise ValueError(f"buffer_updated({nbytes}) beyond a {len(view)}-byte buffer")
+            events = reader.feed(view[:nbytes])
             if reader.control_events or reader.error is not None:
                 connection._act_on_control(reader)
                 connection.control_received = False

@@ -1,5 +1,6 @@
 # Frame header parsing and building, shared with the message reader by cimport.
 
+cimport cython
 from libc.stdint cimport uint64_t
 
 cdef extern from "wsfast/frame_header.h" nogil:
@@ -41,3 +42,19 @@ cdef object header_error(int code, const wsf_header *h, uint64_t max_frame)
 
 # A limit argument (int >= 0, or None for "no limit") as a C integer.
 cdef uint64_t limit_value(object value, str name) except? 0
+
+
+# The connection's frame writer, declared here so that the asyncio layer's
+# compiled core (_stream_c) calls write() directly instead of through a
+# method lookup. Final: cpdef write() is a plain C call.
+@cython.final
+cdef class FrameWriter:
+    cdef bint mask
+    cdef object random
+    cdef bytes pool
+    cdef Py_ssize_t pool_pos
+
+    cdef const unsigned char *_next_key(self) except NULL
+    cpdef write(self, list out, opcode, payload, bint fin=*, bint rsv1=*)
+    cdef int _write(self, list out, object opcode, const unsigned char *p, Py_ssize_t n,
+                    bint fin, bint rsv1, object owner) except -1

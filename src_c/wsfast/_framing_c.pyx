@@ -315,6 +315,7 @@ def build_frame(opcode, payload, *, fin=True, rsv1=False, mask=None) -> bytes:
                         PyBytes_GET_SIZE(payload), fin, rsv1, key if has_key else NULL)
 
 
+@cython.final
 cdef class FrameWriter:
     """Builds outgoing frames for a connection, masking them on the client side.
 
@@ -324,10 +325,7 @@ cdef class FrameWriter:
             ``os.urandom`` by default (keys must be unpredictable, §10.3).
     """
 
-    cdef bint mask
-    cdef object random
-    cdef bytes pool
-    cdef Py_ssize_t pool_pos
+    # Fields and C methods: see _framing_c.pxd.
 
     def __init__(self, mask, random_bytes=os.urandom):
         self.mask = bool(mask)
@@ -347,7 +345,7 @@ cdef class FrameWriter:
         self.pool_pos += 4
         return key
 
-    def write(self, list out, opcode, payload, bint fin=True, bint rsv1=False) -> None:
+    cpdef write(self, list out, opcode, payload, bint fin=True, bint rsv1=False):
         """Frame *payload* and append it to *out* as one or two chunks (header
         and payload separately when the payload is large and unmasked), ready
         for ``transport.writelines``. A ``str`` payload is encoded as UTF-8.

@@ -6,17 +6,25 @@ why the class exists; this file only makes it cheap).
 The methods are the twin's, statement for statement; what changes is that
 the fields are C slots (no dictionary lookups), the calls between these
 methods are C calls, and the read callback does no argument parsing beyond
-one integer; ``recv`` and ``send`` are Cython coroutines (no Python frame).
+one integer; the compiled reader and frame writer (cimported, final) are
+called as C functions, the reader straight on the read buffer; ``recv`` and
+``send`` are Cython coroutines (no Python frame).
 Rarer paths (``_handle_events``, ``_callback_failed``, ``_send_refused``,
 ``_send_iterable``, ``_fail_deferred``...) stay Python methods of the
 WebSocket, called by name.
 """
+
+from wsfast._framing_c cimport FrameWriter
+from wsfast._reader_c cimport MessageReader
 
 import asyncio
 
 from wsfast.errors import ConcurrencyError, ConnectionClosedOK, InvalidState
 from wsfast.frames import Opcode
 from wsfast.state import State
+
+cdef extern from "Python.h":
+    Py_buffer *PyMemoryView_GET_BUFFER(object view)
 
 cdef object _CONNECTING = State.CONNECTING
 cdef object _CLOSING = State.CLOSING
@@ -56,13 +64,32 @@ cdef class StreamCore:
         return self._view
 
     def buffer_updated(self, Py_ssize_t nbytes):
+        cdef MessageReader creader
+        cdef Py_buffer *buf
+        cdef bint failed
         self._wrote = False
         connection = self.connection
         reader = connection._reader
         if reader is not None and not connection._events:
             # receive()'s work, without its two frames (the connection's fast lane)
-            events = reader.feed(self._view[:nbytes])
-            if reader.control_events or reader.error is not None:
+            view = self._view
+            if type(reader) is MessageReader and type(view) is memoryview:
+                # The compiled reader reads the buffer in place: no slice
+                # object, no method lookup. The view is of a bytearray (one
+                # contiguous run of buf.len bytes); the transport filled its
+                # first nbytes, and nbytes is checked against buf.len first.
+                buf = PyMemoryView_GET_BUFFER(view)
+                if nbytes < 0 or nbytes > buf.len:
+                    raise ValueError(f"buffer_updated({nbytes}) beyond a {buf.len}-byte buffer")
+                creader = <MessageReader>reader
+                events = creader._feed(<const unsigned char *>buf.buf, nbytes)
+                failed = creader.control_events or creader.error is not None
+            else:
+                if not 0 <= nbytes <= len(view):
+                    raise ValueError(f"buffer_updated({nbytes}) beyond a {len(view)}-byte buffer")
+                events = reader.feed(view[:nbytes])
+                failed = reader.control_events or reader.error is not None
+            if failed:
                 connection._act_on_control(reader)
                 connection.control_received = False
                 self._handle_events(events)
@@ -206,7 +233,11 @@ cdef class StreamCore:
             raise TypeError(f"data must be str or bytes-like, not {type(message).__name__}")
         connection = self.connection
         if connection._fast_send:  # send_text / send_binary's work (the fast lane)
-            connection._writer.write(connection._out, opcode, message)
+            writer = connection._writer
+            if type(writer) is FrameWriter:
+                (<FrameWriter>writer).write(connection._out, opcode, message)  # a C call
+            else:
+                writer.write(connection._out, opcode, message)
         else:
             try:
                 if opcode is _TEXT:
