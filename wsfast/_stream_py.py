@@ -19,7 +19,9 @@ Fields set by ``WebSocket.__init__`` (declared in the compiled twin):
 of message events), ``_recv_waiter``, ``_new_waiter`` (the back-end's
 MessageWaiter), ``_view`` (the shared read buffer), ``_transport``,
 ``_writelines``, ``_writable``, ``_reading_paused``, ``_writing_paused``,
-``_send_lock``, ``_wrote``, ``_pending_bytes``, ``_flush_handle``.
+``_send_lock``, ``_wrote``, ``_pending_bytes``, ``_flush_handle``, and the
+WebSocket's ``_lost`` (future of connection_lost), ``_closed_exc`` and
+``_deferred_failure``, which ``recv`` reads on every wait.
 """
 
 from __future__ import annotations

@@ -91,10 +91,12 @@ class Connection:
         random_bytes: source of masking keys (client), ``os.urandom``.
     """
 
-    # The fields an I/O layer's fast lane reads on every message (see "the
-    # fast lane" below) are slots: read through a member descriptor instead
-    # of a dictionary lookup. Every other attribute lives in __dict__.
-    __slots__ = ("_reader", "_events", "_out", "_fast_send", "__dict__", "__weakref__")
+    # The fields an I/O layer reads on every message (see "the fast lane"
+    # below; ``state`` and ``close_rcvd`` before each wait for a message) are
+    # slots: read through a member descriptor instead of a dictionary lookup.
+    # Every other attribute lives in __dict__.
+    __slots__ = ("_reader", "_events", "_out", "_fast_send", "state", "close_rcvd",
+                 "__dict__", "__weakref__")
 
     is_client = False
 

@@ -52,6 +52,9 @@ cdef class StreamCore:
     cdef public object _transport
     cdef public object _writelines
     cdef public object _flush_handle
+    cdef public object _lost
+    cdef public object _closed_exc
+    cdef public object _deferred_failure
     cdef public bint _writable
     cdef public bint _reading_paused
     cdef public bint _writing_paused
