@@ -399,6 +399,62 @@ class TestFrameWriter:
         with pytest.raises(ValueError, match="random_bytes"):
             writer.write([], Opcode.TEXT, b"x")
 
+    @pytest.mark.parametrize("size", [8191, 8192, 65536, 2**20, 2**20 + 1])
+    def test_reused_buffers_give_the_same_frames(self, backend, size):
+        """reuse_buffers changes where a frame is built, never its bytes."""
+        payload = os.urandom(size)
+        frames = []
+        for reuse in (False, True):
+            writer = backend.FrameWriter(True, counting_random(7))
+            writer.reuse_buffers = reuse
+            out: list = []
+            writer.write(out, Opcode.BINARY, payload)
+            writer.write(out, Opcode.BINARY, payload)
+            frames.append([bytes(chunk) for chunk in out])
+        assert frames[0] == frames[1]
+
+    def test_reused_buffer_only_once_the_last_frame_is_released(self, backend):
+        if backend.name == "python":
+            writer = backend.FrameWriter(True)
+            writer.reuse_buffers = True
+            out: list = []
+            writer.write(out, Opcode.BINARY, b"x" * 65536)
+            assert type(out[0]) is bytes  # the pure writer has no buffer to reuse
+            return
+        writer = backend.FrameWriter(True, counting_random(3))
+        writer.reuse_buffers = True
+        first = b"a" * 65536
+        out: list = []
+        writer.write(out, Opcode.BINARY, first)
+        kept = out[0]
+        kept_bytes = bytes(kept)
+        assert type(kept) is memoryview
+        # The first frame is still referenced: the next one must not overwrite it.
+        writer.write(out, Opcode.BINARY, b"b" * 65536)
+        assert out[1].obj is not kept.obj and bytes(kept) == kept_bytes
+        # Once every view of a buffer is gone, the next frame is built in it.
+        buffer = out[1].obj
+        del out[:], kept
+        writer.write(out, Opcode.BINARY, b"c" * 40000)
+        assert out[0].obj is buffer
+        frame, = backend.FrameParser(mask_required=True).feed(out[0])
+        assert frame.payload == b"c" * 40000
+        # A slice of a view (what a transport keeps of a partial write) holds it too.
+        tail = out[0][100:]
+        del out[:]
+        writer.write(out, Opcode.BINARY, b"d" * 40000)
+        assert out[0].obj is not buffer and tail.obj is buffer
+        frame, = backend.FrameParser(mask_required=True).feed(b"".join(out))
+        assert frame.payload == b"d" * 40000
+
+    def test_reuse_leaves_small_huge_and_server_frames_alone(self, backend):
+        for mask, size in ((True, 8191), (True, 2**20 + 1), (False, 65536)):
+            writer = backend.FrameWriter(mask)
+            writer.reuse_buffers = True
+            out: list = []
+            writer.write(out, Opcode.BINARY, b"z" * size)
+            assert all(type(chunk) is bytes for chunk in out)
+
     @given(messages=st.lists(st.tuples(st.sampled_from([Opcode.TEXT, Opcode.BINARY]),
                                        st.one_of(st.text(max_size=50), st.binary(max_size=5000)),
                                        st.booleans()), max_size=10),

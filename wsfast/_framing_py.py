@@ -324,6 +324,9 @@ class FrameWriter:
         self._random = random_bytes
         self._pool = b""
         self._pool_pos = 0
+        #: Accepted for parity with the compiled writer, which then builds
+        #: large masked frames in a reused buffer; this one always returns bytes.
+        self.reuse_buffers = False
 
     def _next_key(self) -> bytes:
         if self._pool_pos + 4 > len(self._pool):

@@ -53,8 +53,12 @@ cdef class FrameWriter:
     cdef object random
     cdef bytes pool
     cdef Py_ssize_t pool_pos
+    cdef public bint reuse_buffers
+    cdef bytearray _scratch
 
     cdef const unsigned char *_next_key(self) except NULL
+    cdef object _masked_view(self, int op, const unsigned char *p, Py_ssize_t n, bint fin,
+                             bint rsv1)
     cpdef write(self, list out, opcode, payload, bint fin=*, bint rsv1=*)
     cdef int _write(self, list out, object opcode, const unsigned char *p, Py_ssize_t n,
                     bint fin, bint rsv1, object owner) except -1

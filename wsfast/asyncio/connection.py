@@ -134,6 +134,9 @@ class WebSocket(asyncio.BufferedProtocol):
         write_limit: Optional[Union[int, Tuple[int, int]]] = None,
     ) -> None:
         self.connection = connection
+        # Frames go straight to the transport and are dropped once written:
+        # the compiled writer may build large masked frames in a reused buffer.
+        connection._writer.reuse_buffers = True
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.close_timeout = close_timeout
