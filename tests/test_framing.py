@@ -447,6 +447,20 @@ class TestFrameWriter:
         frame, = backend.FrameParser(mask_required=True).feed(b"".join(out))
         assert frame.payload == b"d" * 40000
 
+    def test_reused_buffer_is_shared_by_writers(self, both):
+        """One buffer for all connections (compiled writer): what is kept
+        between messages does not grow with the number of clients."""
+        compiled, _ = both
+        buffers = []
+        for _ in range(3):
+            writer = compiled.FrameWriter(True)
+            writer.reuse_buffers = True
+            out: list = []
+            writer.write(out, Opcode.BINARY, b"s" * 20000)
+            buffers.append(out[0].obj)  # the bytearray, not a view: no export kept
+            del out
+        assert buffers[1] is buffers[0] and buffers[2] is buffers[0]
+
     def test_reuse_leaves_small_huge_and_server_frames_alone(self, backend):
         for mask, size in ((True, 8191), (True, 2**20 + 1), (False, 65536)):
             writer = backend.FrameWriter(mask)

@@ -54,7 +54,6 @@ cdef class FrameWriter:
     cdef bytes pool
     cdef Py_ssize_t pool_pos
     cdef public bint reuse_buffers
-    cdef bytearray _scratch
 
     cdef const unsigned char *_next_key(self) except NULL
     cdef object _masked_view(self, int op, const unsigned char *p, Py_ssize_t n, bint fin,

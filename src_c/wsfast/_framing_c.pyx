@@ -49,6 +49,12 @@ cdef enum:
     REUSE_MIN = 8192
     REUSE_MAX = 1024 * 1024
 
+# The buffer that masked frames are built in when reuse_buffers is set: one
+# for the whole process, not one per connection, so that memory kept between
+# messages is bounded by REUSE_MAX however many clients there are. Checked
+# and filled while holding the GIL, so threads cannot interleave on it.
+cdef bytearray _scratch = None
+
 DEFAULT_MAX_FRAME_SIZE = 2**20
 
 
@@ -334,8 +340,8 @@ cdef class FrameWriter:
 
     ``reuse_buffers`` (off by default; the asyncio layer turns it on): a
     masked frame of 8 KiB to 1 MiB is appended as a memoryview of a buffer
-    that the writer reuses for the next such frame once no view of it is
-    left. A client streaming large messages then does not allocate, and have
+    (one per process) that is reused for the next such frame, of any writer,
+    once no view of it is left. A client streaming large messages then does not allocate, and have
     glibc return to the system and fault back in, a frame-sized block per
     message (measured: ~4.6 page faults per 64 KiB message). A buffer still
     referenced (a transport that queued the frame, a caller that kept it) is
@@ -351,7 +357,6 @@ cdef class FrameWriter:
         self.pool = b""
         self.pool_pos = 0
         self.reuse_buffers = False
-        self._scratch = None
 
     cdef const unsigned char *_next_key(self) except NULL:
         cdef const unsigned char *key
@@ -430,15 +435,16 @@ cdef class FrameWriter:
         of the last frame (and any slice of one) holds an export until it is
         released, so ob_exports == 0 proves nobody can still read it.
         """
+        global _scratch
         cdef const unsigned char *key = self._next_key()
         cdef unsigned char head[14]
         cdef size_t hsize = wsf_encode_header(head, op, <uint64_t>n, fin, rsv1, key)
         cdef Py_ssize_t total = <Py_ssize_t>hsize + n
-        cdef bytearray buf = self._scratch
+        cdef bytearray buf = _scratch
         cdef unsigned char *dst
         if buf is None or (<PyByteArrayObject *>buf).ob_exports != 0:
             buf = PyByteArray_FromStringAndSize(NULL, total)
-            self._scratch = buf
+            _scratch = buf
         elif PyByteArray_GET_SIZE(buf) != total:
             PyByteArray_Resize(buf, total)
         dst = <unsigned char *>PyByteArray_AS_STRING(buf)  # total bytes, after the resize

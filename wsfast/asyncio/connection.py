@@ -25,7 +25,10 @@ Why it is shaped like this (all measured on the echo benchmark):
 * **Send**: the first frame sent after a read (or a flush) is written at once
   (best latency); frames that follow it in the same loop iteration are
   collected and written together at its end (one system call for a burst), or
-  as soon as 64 KiB are waiting.
+  as soon as 64 KiB are waiting. A client's masked frames of 8 KiB to 1 MiB
+  are built in a buffer that is reused once the transport has let go of the
+  last one (``FrameWriter.reuse_buffers``): no frame-sized allocation, and no
+  page faults from glibc trimming and regrowing the heap, per large message.
 * **Backpressure**: reading pauses while more than ``max_queue`` messages wait
   for ``recv`` and resumes when the queue is down to a quarter of that;
   ``send`` waits while the transport's write buffer is above its high-water
