@@ -341,9 +341,10 @@ cdef class FrameWriter:
     ``reuse_buffers`` (off by default; the asyncio layer turns it on): a
     masked frame of 8 KiB to 1 MiB is appended as a memoryview of a buffer
     (one per process) that is reused for the next such frame, of any writer,
-    once no view of it is left. A client streaming large messages then does not allocate, and have
-    glibc return to the system and fault back in, a frame-sized block per
-    message (measured: ~4.6 page faults per 64 KiB message). A buffer still
+    once no view of it is left. A client streaming large messages then does
+    not allocate, and have glibc return to the system and fault back in, a
+    frame-sized block per message (measured: ~4.6 page faults per 64 KiB
+    message). A buffer still
     referenced (a transport that queued the frame, a caller that kept it) is
     never written again: the next frame gets a new buffer. The pure writer
     always returns ``bytes``.

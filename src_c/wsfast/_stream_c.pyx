@@ -48,7 +48,7 @@ cdef class StreamCore:
     cdef public object _recv_waiter
     cdef public object _new_waiter
     cdef public object _send_lock
-    cdef public object _view
+    cdef public memoryview _view
     cdef public object _transport
     cdef public object _writelines
     cdef public object _flush_handle
@@ -68,31 +68,22 @@ cdef class StreamCore:
 
     def buffer_updated(self, Py_ssize_t nbytes):
         cdef MessageReader creader
-        cdef Py_buffer *buf
-        cdef bint failed
         self._wrote = False
         connection = self.connection
         reader = connection._reader
         if reader is not None and not connection._events:
             # receive()'s work, without its two frames (the connection's fast lane)
             view = self._view
-            if type(reader) is MessageReader and type(view) is memoryview:
-                # The compiled reader reads the buffer in place: no slice
-                # object, no method lookup. The view is of a bytearray (one
-                # contiguous run of buf.len bytes); the transport filled its
-                # first nbytes, and nbytes is checked against buf.len first.
-                buf = PyMemoryView_GET_BUFFER(view)
-                if nbytes < 0 or nbytes > buf.len:
-                    raise ValueError(f"buffer_updated({nbytes}) beyond a {buf.len}-byte buffer")
-                creader = <MessageReader>reader
-                events = creader._feed(<const unsigned char *>buf.buf, nbytes)
-                failed = creader.control_events or creader.error is not None
-            else:
-                if not 0 <= nbytes <= len(view):
-                    raise ValueError(f"buffer_updated({nbytes}) beyond a {len(view)}-byte buffer")
-                events = reader.feed(view[:nbytes])
-                failed = reader.control_events or reader.error is not None
-            if failed:
+            if not 0 <= nbytes <= len(view):  # what is read in place below
+                raise ValueError(f"buffer_updated({nbytes}) beyond a {len(view)}-byte buffer")
+            # This core is only paired with the compiled kernels (checked
+            # cast): the reader reads the buffer in place, a view of one
+            # bytearray whose first nbytes the transport filled. No slice
+            # object, no method lookup.
+            creader = <MessageReader?>reader
+            events = creader._feed(<const unsigned char *>PyMemoryView_GET_BUFFER(view).buf,
+                                   nbytes)
+            if creader.control_events or creader.error is not None:
                 connection._act_on_control(reader)
                 connection.control_received = False
                 self._handle_events(events)
@@ -236,11 +227,8 @@ cdef class StreamCore:
             raise TypeError(f"data must be str or bytes-like, not {type(message).__name__}")
         connection = self.connection
         if connection._fast_send:  # send_text / send_binary's work (the fast lane)
-            writer = connection._writer
-            if type(writer) is FrameWriter:
-                (<FrameWriter>writer).write(connection._out, opcode, message)  # a C call
-            else:
-                writer.write(connection._out, opcode, message)
+            # the compiled writer (checked cast): a C call, no method lookup
+            (<FrameWriter?>connection._writer).write(connection._out, opcode, message)
         else:
             try:
                 if opcode is _TEXT:
