@@ -360,10 +360,14 @@ class _AwaitableTcp(asyncio.Protocol):
                 return b""
             self.waiter = asyncio.get_running_loop().create_future()
             await self.waiter
-        if size == 0:
-            size = len(self.buffer)
-        data = bytes(self.buffer[:size])
-        del self.buffer[:size]
+        buffer = self.buffer
+        if size == 0 or size == len(buffer):  # all of it: one copy
+            data = bytes(buffer)
+            buffer.clear()
+        else:  # one copy too (a bytearray slice would be a second one)
+            with memoryview(buffer) as view:
+                data = view[:size].tobytes()
+            del buffer[:size]
         return data
 
 
