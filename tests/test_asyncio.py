@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
+import mmap
 import pathlib
 import ssl
 import tracemalloc
@@ -12,6 +14,7 @@ import pytest
 
 import wsfast
 from helpers import run
+from wsfast.asyncio.connection import READ_BUFFER_SIZE
 from wsfast.connection import ClientConnection
 from wsfast.errors import ConnectionClosedError, ConnectionClosedOK, InvalidHandshake
 from wsfast.events import BinaryMessage, CloseReceived, TextMessage
@@ -181,6 +184,21 @@ class TestReadPath:
                             ws.buffer_updated(nbytes)
                     await ws.send("still open")
                     assert await ws.recv() == "still open"
+        run(main())
+
+    def test_read_buffer_is_page_aligned(self, options):
+        """Every connection of a thread reads into one writable buffer that
+        starts on a page boundary (the kernel's copy into it is much slower
+        from an unaligned start; see wsfast.asyncio.connection)."""
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
+                url = f"ws://127.0.0.1:{port_of(server)}/"
+                async with wsfast.connect(url, **options) as a, wsfast.connect(url, **options) as b:
+                    view = a.get_buffer(-1)
+                    assert b.get_buffer(-1) is view
+                    assert not view.readonly and len(view) == READ_BUFFER_SIZE
+                    address = ctypes.addressof((ctypes.c_char * len(view)).from_buffer(view))
+                    assert address % mmap.PAGESIZE == 0
         run(main())
 
 
