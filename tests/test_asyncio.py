@@ -6,6 +6,7 @@ import asyncio
 import ctypes
 import gc
 import mmap
+import os
 import pathlib
 import ssl
 import tracemalloc
@@ -14,7 +15,7 @@ import pytest
 
 import wsfast
 from helpers import run
-from wsfast.asyncio.connection import READ_BUFFER_SIZE
+from wsfast.asyncio.connection import READ_BUFFER_SIZE, _read_buffer
 from wsfast.connection import ClientConnection
 from wsfast.errors import ConnectionClosedError, ConnectionClosedOK, InvalidHandshake
 from wsfast.events import BinaryMessage, CloseReceived, TextMessage
@@ -200,6 +201,20 @@ class TestReadPath:
                     address = ctypes.addressof((ctypes.c_char * len(view)).from_buffer(view))
                     assert address % mmap.PAGESIZE == 0
         run(main())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_read_buffer_is_not_shared_with_a_forked_child():
+    """A pre-fork server's workers must not read into their parent's memory."""
+    view = _read_buffer()
+    view[:4] = b"mine"
+    pid = os.fork()
+    if pid == 0:  # the child: write, and leave without running anything else
+        view[:4] = b"kid!"
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert bytes(view[:4]) == b"mine"
 
 
 class TestCallbacks:

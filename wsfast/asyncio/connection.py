@@ -97,8 +97,17 @@ def _read_buffer() -> memoryview:
     try:
         return _local.view
     except AttributeError:
-        _local.view = memoryview(mmap.mmap(-1, READ_BUFFER_SIZE))
+        _local.view = memoryview(_private_pages(READ_BUFFER_SIZE))
         return _local.view
+
+
+def _private_pages(size: int) -> mmap.mmap:
+    """*size* bytes of page-aligned anonymous memory, private to the process
+    as a bytearray is: ``mmap``'s default on Unix is MAP_SHARED, which a forked
+    child would keep sharing with its parent."""
+    if hasattr(mmap, "MAP_PRIVATE"):
+        return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
+    return mmap.mmap(-1, size)  # Windows: no fork
 
 
 _classes: Dict[Tuple[type, type], type] = {}
