@@ -182,3 +182,89 @@ def test_stepping_a_pending_waiter_past_its_yield_is_an_error(Waiter):
         with pytest.raises(asyncio.InvalidStateError):
             next(iterator)
     run(main())
+
+
+@pytest.mark.parametrize("from_a_task", [False, True], ids=["from-a-callback", "from-a-task"])
+def test_a_task_wakeup_gets_the_resolved_future(Waiter, from_a_task):
+    """Given a resolved asyncio.Future, the waiter hands it to a Task's wake-up
+    (CPython's Task reads an exact Future in C, but calls result() by name on
+    anything else); other callbacks get the waiter itself, whether the
+    callbacks run at once or are scheduled."""
+    got = []
+
+    class RecordingTask(asyncio.Task):
+        def record(self, future):
+            got.append(("task", future))
+
+    async def idle():
+        pass
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        resolved = loop.create_future()
+        resolved.set_result(None)
+        task = RecordingTask(idle())
+        waiter = Waiter(loop, resolved)
+        waiter.add_done_callback(task.record)
+        waiter.add_done_callback(lambda future: got.append(("plain", future)))
+        if from_a_task:
+            waiter.set_result(None)  # inside this task: the callbacks are scheduled
+        else:
+            loop.call_soon(waiter.set_result, None)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert got == [("task", resolved), ("plain", waiter)]
+        await task
+    run(main())
+
+
+def test_a_cancelled_waiter_hands_itself_to_a_task_wakeup(Waiter):
+    """Cancellation must reach the task: its wake-up gets the waiter, whose
+    result() raises CancelledError, not the resolved future."""
+    got = []
+
+    class RecordingTask(asyncio.Task):
+        def record(self, future):
+            got.append(future)
+
+    async def idle():
+        pass
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        resolved = loop.create_future()
+        resolved.set_result(None)
+        task = RecordingTask(idle())
+        waiter = Waiter(loop, resolved)
+        waiter.add_done_callback(task.record)
+        assert waiter.cancel()
+        await asyncio.sleep(0)
+        assert got == [waiter]
+        await task
+    run(main())
+
+
+def test_a_task_in_recv_resumes_through_the_resolved_future(Waiter):
+    """End to end: a task awaiting the waiter resumes when it is resolved from
+    a loop callback, and is cancelled when it is cancelled."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        resolved = loop.create_future()
+        resolved.set_result(None)
+        waiter = Waiter(loop, resolved)
+        task = asyncio.ensure_future(_await(waiter))
+        await asyncio.sleep(0)
+        loop.call_soon(waiter.set_result, None)
+        assert await task == "resumed"
+        waiter = Waiter(loop, resolved)
+        task = asyncio.ensure_future(_await(waiter))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    run(main())
+
+
+async def _await(waiter):
+    await waiter
+    return "resumed"

@@ -17,7 +17,8 @@ calls; the behaviour is this file's, and the test-suite runs over both.
 Fields set by ``WebSocket.__init__`` (declared in the compiled twin):
 ``connection``, ``on_message``, ``max_queue``, ``_loop``, ``_messages`` (deque
 of message events), ``_recv_waiter``, ``_new_waiter`` (the back-end's
-MessageWaiter), ``_view`` (the shared read buffer), ``_transport``,
+MessageWaiter) and ``_resolved`` (a future resolved with None, see
+MessageWaiter._argument_for), ``_view`` (the shared read buffer), ``_transport``,
 ``_writelines``, ``_writable``, ``_reading_paused``, ``_writing_paused``,
 ``_send_lock``, ``_wrote``, ``_pending_bytes``, ``_flush_handle``, and the
 WebSocket's ``_lost`` (future of connection_lost), ``_closed_exc`` and
@@ -167,7 +168,7 @@ class StreamCore:
         waiter = self._recv_waiter
         if waiter is not None and not waiter.done():
             raise ConcurrencyError("another coroutine is already waiting for a message")
-        waiter = self._recv_waiter = self._new_waiter(self._loop)
+        waiter = self._recv_waiter = self._new_waiter(self._loop, self._resolved)
         return waiter
 
     # -- sending ---------------------------------------------------------------

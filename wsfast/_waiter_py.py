@@ -11,7 +11,9 @@ asyncio Tasks accept any Future-compatible object (``_asyncio_future_blocking``,
 ``add_done_callback``, ``result``, ``cancel``, ``get_loop``); only the timing
 of the wake-up differs. It is resumed directly only when no task is running
 (the read callback of the event loop); otherwise, and for cancellation, the
-callbacks are scheduled with ``call_soon`` as usual.
+callbacks are scheduled with ``call_soon`` as usual. A task's wake-up is
+handed the connection's ``resolved`` future rather than the waiter (see
+``_argument_for``): CPython's Task reads an exact ``asyncio.Future`` in C.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ _current_task = asyncio.current_task
 class MessageWaiter:
     """Resolved (with ``None``) when a message arrives or the connection ends."""
 
-    __slots__ = ("_loop", "_callbacks", "_state", "_cancel_message", "_asyncio_future_blocking")
+    __slots__ = ("_loop", "_resolved", "_callbacks", "_state", "_cancel_message",
+                 "_asyncio_future_blocking")
 
     _PENDING, _DONE, _CANCELLED = 0, 1, 2
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop,
+                 resolved: Optional[asyncio.Future] = None) -> None:
         self._loop = loop
+        self._resolved = resolved  # an asyncio.Future resolved with None, or None
         self._callbacks: List[Tuple[Callable[[Any], Any], Optional[contextvars.Context]]] = []
         self._state = self._PENDING
         self._cancel_message: Optional[str] = None
@@ -106,9 +111,9 @@ class MessageWaiter:
         for fn, context in callbacks:
             try:
                 if context is None:
-                    fn(self)
+                    fn(self._argument_for(fn))
                 else:
-                    context.run(fn, self)
+                    context.run(fn, self._argument_for(fn))
             except BaseException as exc:  # noqa: BLE001 - as the loop treats callbacks
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     raise
@@ -121,4 +126,16 @@ class MessageWaiter:
     def _schedule_callbacks(self) -> None:
         callbacks, self._callbacks = self._callbacks, []
         for fn, context in callbacks:
-            self._loop.call_soon(fn, self, context=context)
+            self._loop.call_soon(fn, self._argument_for(fn), context=context)
+
+    def _argument_for(self, fn: Callable[[Any], Any]) -> Any:
+        """What a done-callback is called with: this waiter, except that the
+        wake-up of an asyncio.Task (a method bound to the task) gets the
+        ``resolved`` future instead once this waiter is done. The wake-up only
+        reads its argument's result; from an exact asyncio.Future, CPython's
+        Task reads it in C, from any other object it calls ``result()`` by a
+        name it builds each time (3.11: ~1.4 k instructions per wake-up)."""
+        if (self._resolved is not None and self._state == self._DONE
+                and isinstance(getattr(fn, "__self__", None), asyncio.Task)):
+            return self._resolved
+        return self

@@ -47,6 +47,7 @@ cdef class StreamCore:
     cdef public object _messages
     cdef public object _recv_waiter
     cdef public object _new_waiter
+    cdef public object _resolved
     cdef public object _send_lock
     cdef public memoryview _view
     cdef public object _transport
@@ -184,7 +185,7 @@ cdef class StreamCore:
         waiter = self._recv_waiter
         if waiter is not None and not waiter.done():
             raise ConcurrencyError("another coroutine is already waiting for a message")
-        waiter = self._recv_waiter = self._new_waiter(self._loop)
+        waiter = self._recv_waiter = self._new_waiter(self._loop, self._resolved)
         return waiter
 
     # -- sending ---------------------------------------------------------------

@@ -12,6 +12,15 @@ iterates the waiter itself instead of a generator object.
 
 import asyncio
 
+from cpython.ref cimport PyObject
+
+cdef extern from "Python.h":
+    bint PyCFunction_Check(object op)
+    PyObject *PyCFunction_GET_SELF(object op)
+    bint PyMethod_Check(object op)
+    PyObject *PyMethod_GET_SELF(object op)
+
+cdef object _Task = asyncio.Task
 cdef object _CancelledError = asyncio.CancelledError
 cdef object _InvalidStateError = asyncio.InvalidStateError
 
@@ -26,10 +35,22 @@ cdef enum:
     CANCELLED = 2
 
 
+cdef inline bint _wakes_a_task(object fn):
+    """Is fn the wake-up that an asyncio.Task registers on what it awaits (a
+    method bound to the task: task_wakeup in C, __wakeup in Python)?"""
+    cdef PyObject *owner = NULL
+    if PyCFunction_Check(fn):
+        owner = PyCFunction_GET_SELF(fn)
+    elif PyMethod_Check(fn):
+        owner = PyMethod_GET_SELF(fn)
+    return owner != NULL and isinstance(<object>owner, _Task)
+
+
 cdef class MessageWaiter:
     """Resolved (with ``None``) when a message arrives or the connection ends."""
 
     cdef object _loop
+    cdef object _resolved  # an asyncio.Future resolved with None, or None
     cdef list _callbacks  # [(fn, context or None)]
     cdef int _state
     cdef object _cancel_message
@@ -38,8 +59,9 @@ cdef class MessageWaiter:
 
     _PENDING, _DONE, _CANCELLED = PENDING, DONE, CANCELLED
 
-    def __cinit__(self, loop):
+    def __cinit__(self, loop, resolved=None):
         self._loop = loop
+        self._resolved = resolved
         self._callbacks = []
         self._state = PENDING
         self._cancel_message = None
@@ -131,9 +153,9 @@ cdef class MessageWaiter:
         for fn, context in callbacks:
             try:
                 if context is None:
-                    fn(self)
+                    fn(self._argument_for(fn))
                 else:
-                    context.run(fn, self)
+                    context.run(fn, self._argument_for(fn))
             except BaseException as exc:  # as the loop treats callbacks
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     raise
@@ -147,4 +169,10 @@ cdef class MessageWaiter:
         callbacks = self._callbacks
         self._callbacks = []
         for fn, context in callbacks:
-            self._loop.call_soon(fn, self, context=context)
+            self._loop.call_soon(fn, self._argument_for(fn), context=context)
+
+    cdef object _argument_for(self, fn):
+        """What a done-callback is called with (see the twin)."""
+        if self._resolved is not None and self._state == DONE and _wakes_a_task(fn):
+            return self._resolved
+        return self
