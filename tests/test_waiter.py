@@ -160,6 +160,29 @@ def test_remove_done_callback(Waiter):
     run(main())
 
 
+@pytest.mark.parametrize("how", ["set_result", "cancel"])
+def test_callbacks_run_in_order_after_removals(Waiter, how):
+    """The first callback is kept apart from the others: removing it, or one
+    after it, keeps the order of the rest, run at once or scheduled."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        waiter = Waiter(loop)
+        seen = []
+        a, b, c, d, e = [lambda w, name=name: seen.append((name, w is waiter))
+                         for name in "abcde"]
+        for fn in (a, b, c):
+            waiter.add_done_callback(fn)
+        assert waiter.remove_done_callback(a) == 1  # the first one
+        waiter.add_done_callback(d)
+        assert waiter.remove_done_callback(c) == 1  # one after it
+        waiter.add_done_callback(e)
+        loop.call_soon(getattr(waiter, how))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert seen == [("b", True), ("d", True), ("e", True)]
+    run(main())
+
+
 def test_callback_added_after_resolution_is_scheduled(Waiter):
     async def main():
         waiter = Waiter(asyncio.get_running_loop())

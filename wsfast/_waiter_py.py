@@ -30,7 +30,7 @@ _current_task = asyncio.current_task
 class MessageWaiter:
     """Resolved (with ``None``) when a message arrives or the connection ends."""
 
-    __slots__ = ("_loop", "_resolved", "_callbacks", "_state", "_cancel_message",
+    __slots__ = ("_loop", "_resolved", "_fn0", "_ctx0", "_more", "_state", "_cancel_message",
                  "_asyncio_future_blocking")
 
     _PENDING, _DONE, _CANCELLED = 0, 1, 2
@@ -39,7 +39,12 @@ class MessageWaiter:
                  resolved: Optional[asyncio.Future] = None) -> None:
         self._loop = loop
         self._resolved = resolved  # an asyncio.Future resolved with None, or None
-        self._callbacks: List[Tuple[Callable[[Any], Any], Optional[contextvars.Context]]] = []
+        # Done-callbacks in order: the first in two slots (normally the only
+        # one, the task's wake-up: no list per wait), the others as pairs.
+        self._fn0: Optional[Callable[[Any], Any]] = None
+        self._ctx0: Optional[contextvars.Context] = None
+        self._more: Optional[List[Tuple[Callable[[Any], Any],
+                                        Optional[contextvars.Context]]]] = None
         self._state = self._PENDING
         self._cancel_message: Optional[str] = None
         self._asyncio_future_blocking = False
@@ -73,13 +78,29 @@ class MessageWaiter:
                           context: Optional[contextvars.Context] = None) -> None:
         if self._state != self._PENDING:
             self._loop.call_soon(fn, self, context=context)
+        elif self._fn0 is None:
+            self._fn0 = fn
+            self._ctx0 = context
+        elif self._more is None:
+            self._more = [(fn, context)]
         else:
-            self._callbacks.append((fn, context))
+            self._more.append((fn, context))
 
     def remove_done_callback(self, fn: Callable[[Any], Any]) -> int:
-        before = len(self._callbacks)
-        self._callbacks = [(f, c) for f, c in self._callbacks if f != fn]
-        return before - len(self._callbacks)
+        pairs = self._take_callbacks()
+        kept = [(f, c) for f, c in pairs if f != fn]
+        if kept:
+            self._fn0, self._ctx0 = kept[0]
+            self._more = kept[1:] or None
+        return len(pairs) - len(kept)
+
+    def _take_callbacks(self) -> List[Tuple[Callable[[Any], Any], Optional[contextvars.Context]]]:
+        """All callbacks as (fn, context) pairs, in order; none are left."""
+        pairs = [] if self._fn0 is None else [(self._fn0, self._ctx0)]
+        if self._more is not None:
+            pairs.extend(self._more)
+        self._fn0 = self._ctx0 = self._more = None
+        return pairs
 
     def cancel(self, msg: Optional[str] = None) -> bool:
         if self._state != self._PENDING:
@@ -107,25 +128,31 @@ class MessageWaiter:
         if _current_task(self._loop) is not None:
             self._schedule_callbacks()
             return
-        callbacks, self._callbacks = self._callbacks, []
-        for fn, context in callbacks:
-            try:
-                if context is None:
-                    fn(self._argument_for(fn))
-                else:
-                    context.run(fn, self._argument_for(fn))
-            except BaseException as exc:  # noqa: BLE001 - as the loop treats callbacks
-                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                    raise
-                self._loop.call_exception_handler({
-                    "message": "exception in a MessageWaiter callback",
-                    "exception": exc,
-                    "future": self,
-                })
+        fn, context, more = self._fn0, self._ctx0, self._more
+        self._fn0 = self._ctx0 = self._more = None
+        if fn is not None:
+            self._call(fn, context)
+        if more is not None:
+            for fn, context in more:
+                self._call(fn, context)
+
+    def _call(self, fn: Callable[[Any], Any], context: Optional[contextvars.Context]) -> None:
+        try:
+            if context is None:
+                fn(self._argument_for(fn))
+            else:
+                context.run(fn, self._argument_for(fn))
+        except BaseException as exc:  # noqa: BLE001 - as the loop treats callbacks
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            self._loop.call_exception_handler({
+                "message": "exception in a MessageWaiter callback",
+                "exception": exc,
+                "future": self,
+            })
 
     def _schedule_callbacks(self) -> None:
-        callbacks, self._callbacks = self._callbacks, []
-        for fn, context in callbacks:
+        for fn, context in self._take_callbacks():
             self._loop.call_soon(fn, self._argument_for(fn), context=context)
 
     def _argument_for(self, fn: Callable[[Any], Any]) -> Any:

@@ -51,7 +51,11 @@ cdef class MessageWaiter:
 
     cdef object _loop
     cdef object _resolved  # an asyncio.Future resolved with None, or None
-    cdef list _callbacks  # [(fn, context or None)]
+    # Done-callbacks in order: the first in two slots (normally the only one,
+    # the task's wake-up: no list per wait), the others as (fn, context) pairs.
+    cdef object _fn0
+    cdef object _ctx0
+    cdef list _more
     cdef int _state
     cdef object _cancel_message
     cdef bint _yielded  # this await has yielded once (see __next__)
@@ -62,7 +66,6 @@ cdef class MessageWaiter:
     def __cinit__(self, loop, resolved=None):
         self._loop = loop
         self._resolved = resolved
-        self._callbacks = []
         self._state = PENDING
         self._cancel_message = None
         self._asyncio_future_blocking = False
@@ -99,13 +102,29 @@ cdef class MessageWaiter:
     def add_done_callback(self, fn, *, context=None):
         if self._state != PENDING:
             self._loop.call_soon(fn, self, context=context)
+        elif self._fn0 is None:
+            self._fn0 = fn
+            self._ctx0 = context
+        elif self._more is None:
+            self._more = [(fn, context)]
         else:
-            self._callbacks.append((fn, context))
+            self._more.append((fn, context))
 
     def remove_done_callback(self, fn):
-        cdef Py_ssize_t before = len(self._callbacks)
-        self._callbacks = [(f, c) for f, c in self._callbacks if f != fn]
-        return before - len(self._callbacks)
+        cdef list pairs = self._take_callbacks()
+        cdef list kept = [(f, c) for f, c in pairs if f != fn]
+        if kept:
+            self._fn0, self._ctx0 = kept[0]
+            self._more = kept[1:] or None
+        return len(pairs) - len(kept)
+
+    cdef list _take_callbacks(self):
+        """All callbacks as (fn, context) pairs, in order; none are left."""
+        cdef list pairs = [] if self._fn0 is None else [(self._fn0, self._ctx0)]
+        if self._more is not None:
+            pairs.extend(self._more)
+        self._fn0 = self._ctx0 = self._more = None
+        return pairs
 
     def cancel(self, msg=None):
         if self._state != PENDING:
@@ -148,27 +167,31 @@ cdef class MessageWaiter:
         if _current_task(self._loop) is not None:
             self._schedule_callbacks()
             return
-        callbacks = self._callbacks
-        self._callbacks = []
-        for fn, context in callbacks:
-            try:
-                if context is None:
-                    fn(self._argument_for(fn))
-                else:
-                    context.run(fn, self._argument_for(fn))
-            except BaseException as exc:  # as the loop treats callbacks
-                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                    raise
-                self._loop.call_exception_handler({
-                    "message": "exception in a MessageWaiter callback",
-                    "exception": exc,
-                    "future": self,
-                })
+        fn, context, more = self._fn0, self._ctx0, self._more
+        self._fn0 = self._ctx0 = self._more = None
+        if fn is not None:
+            self._call(fn, context)
+        if more is not None:
+            for fn, context in more:
+                self._call(fn, context)
+
+    cdef _call(self, fn, context):
+        try:
+            if context is None:
+                fn(self._argument_for(fn))
+            else:
+                context.run(fn, self._argument_for(fn))
+        except BaseException as exc:  # as the loop treats callbacks
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            self._loop.call_exception_handler({
+                "message": "exception in a MessageWaiter callback",
+                "exception": exc,
+                "future": self,
+            })
 
     cdef _schedule_callbacks(self):
-        callbacks = self._callbacks
-        self._callbacks = []
-        for fn, context in callbacks:
+        for fn, context in self._take_callbacks():
             self._loop.call_soon(fn, self._argument_for(fn), context=context)
 
     cdef object _argument_for(self, fn):
