@@ -37,7 +37,10 @@ Method:
   ``ClientSession.ws_connect``, ``send_str`` / ``send_bytes`` / ``receive``;
   picows: ``ws_create_server`` / ``ws_connect`` with ``WSListener`` callbacks
   (its server echoes each frame's payload without decoding it: picows does not
-  validate UTF-8, the three others do); ``tcp``: a plain ``asyncio.Protocol``
+  validate UTF-8, the three others do); ``picows-async``: picows' own
+  async/await API (``picows.websockets``: websockets' API on picows' core),
+  with the same handler and client code as wsfast and websockets -- the
+  like-for-like peer of wsfast's ``recv``/``send``; ``tcp``: a plain ``asyncio.Protocol``
   echo, no WebSocket at all, the floor of the callback APIs; ``tcp-async``:
   plain TCP behind ``await send`` / ``await recv`` on both sides (a future per
   wait, no WebSocket): on round trips, where every message is a wait and a
@@ -79,8 +82,8 @@ from .workloads import (Bench, CheckFailed, Contender, KiB, Options, Workload, r
 __all__ = ["LIBRARIES", "loop_name", "describe", "stop_all", "main"]
 
 #: Contenders, in table order; ``tcp`` and ``tcp-async`` are floors.
-LIBRARIES = ("wsfast-cython", "wsfast-cython+cb", "wsfast-python", "picows", "aiohttp",
-             "websockets", "tcp", "tcp-async")
+LIBRARIES = ("wsfast-cython", "wsfast-cython+cb", "wsfast-python", "picows", "picows-async",
+             "aiohttp", "websockets", "tcp", "tcp-async")
 
 #: Contenders of the ``deflate`` group: permessage-deflate on both sides with
 #: websockets' default settings (12-bit windows, memory level 5, context
@@ -268,6 +271,20 @@ async def _serve_websockets(compression: Optional[str] = None) -> Any:
     return server.sockets[0].getsockname()[1]
 
 
+async def _serve_picows_async() -> Any:
+    """picows' own async/await API (``picows.websockets``, websockets' API on
+    picows' Cython core): the like-for-like peer of wsfast's ``recv``/``send``."""
+    from picows.websockets import serve
+
+    async def echo(websocket: Any) -> None:
+        async for message in websocket:
+            await websocket.send(message)
+
+    server = await serve(echo, HOST, 0, compression=None, max_size=MAX_SIZE,
+                         ping_interval=None)
+    return server.sockets[0].getsockname()[1]
+
+
 async def _serve_aiohttp() -> Any:
     from aiohttp import WSMsgType, web
 
@@ -397,6 +414,7 @@ SERVERS: Dict[str, Callable[[], Any]] = {
     "wsfast-python": lambda: _serve_wsfast("python"),
     "wsfast-cython+cb": lambda: _serve_wsfast_callbacks("cython"),
     "picows": _serve_picows,
+    "picows-async": _serve_picows_async,
     "aiohttp": _serve_aiohttp,
     "websockets": _serve_websockets,
     "tcp": _serve_tcp,
@@ -674,6 +692,19 @@ class _WebsocketsClient(_AsyncClient):
 
         self.ws = await connect(f"ws://{HOST}:{port}/", compression=self.compression,
                                 max_size=MAX_SIZE, ping_interval=None)
+        self.text_send = self.binary_send = self.ws.send
+        self.recv = self.ws.recv
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+class _PicowsAsyncClient(_AsyncClient):
+    async def open(self, port: int, backend: str) -> None:
+        from picows.websockets import connect
+
+        self.ws = await connect(f"ws://{HOST}:{port}/", compression=None, max_size=MAX_SIZE,
+                                ping_interval=None, proxy=None)
         self.text_send = self.binary_send = self.ws.send
         self.recv = self.ws.recv
 
@@ -962,6 +993,7 @@ CLIENTS: Dict[str, Callable[[], Any]] = {
     "wsfast-cython+cb": _WsfastCallbackClient,
     "wsfast-python": _WsfastClient,
     "picows": _PicowsClient,
+    "picows-async": _PicowsAsyncClient,
     "aiohttp": _AiohttpClient,
     "websockets": _WebsocketsClient,
     "tcp": _TcpClient,
@@ -990,11 +1022,12 @@ def _unavailable(library: str) -> Optional[str]:
     if library in ("tcp", "tcp-async"):
         return None
     module = {"websockets": "websockets.asyncio.client", "aiohttp": "aiohttp",
-              "picows": "picows"}[library]
+              "picows": "picows", "picows-async": "picows.websockets"}[library]
     try:
         __import__(module)
     except ImportError as exc:
-        return f"not installed ({exc})" if peers.version(library) is None else f"{exc}"
+        distribution = library.split("-")[0]
+        return f"not installed ({exc})" if peers.version(distribution) is None else f"{exc}"
     return None
 
 

@@ -85,6 +85,9 @@ for _label, _key in ECHO_WORKLOADS:
 for _label, _key in ECHO_WORKLOADS:
     TARGETS.append(Target(f"echo {_label}, callbacks >= picows", _key, "wsfast-cython+cb",
                           "picows", 1.0))
+# wsfast's async/await API against picows' own (picows.websockets).
+for _label, _key in ECHO_WORKLOADS:
+    TARGETS.append(Target(f"echo {_label} >= picows async API", _key, CY, "picows-async", 1.0))
 for _peer in ("aiohttp", "websockets"):
     for _label, _key in ECHO_WORKLOADS:
         TARGETS.append(Target(f"echo {_label} >= {_peer}", _key, CY, _peer, 1.0))
