@@ -18,7 +18,8 @@ Fields set by ``WebSocket.__init__`` (declared in the compiled twin):
 ``connection``, ``on_message``, ``max_queue``, ``_loop``, ``_messages`` (deque
 of message events), ``_recv_waiter``, ``_new_waiter`` (the back-end's
 MessageWaiter) and ``_resolved`` (a future resolved with None, see
-MessageWaiter._argument_for), ``_view`` (the shared read buffer), ``_transport``,
+MessageWaiter._argument_for), ``_frame_writer`` (the connection's
+``_writer``, which it never replaces), ``_view`` (the shared read buffer), ``_transport``,
 ``_writelines``, ``_writable``, ``_reading_paused``, ``_writing_paused``,
 ``_send_lock``, ``_wrote``, ``_pending_bytes``, ``_flush_handle``, and the
 WebSocket's ``_lost`` (future of connection_lost), ``_closed_exc`` and
@@ -211,7 +212,7 @@ class StreamCore:
             raise TypeError(f"data must be str or bytes-like, not {type(message).__name__}")
         connection = self.connection
         if connection._fast_send:  # send_text / send_binary's work (the fast lane)
-            connection._writer.write(connection._out, opcode, message)
+            self._frame_writer.write(connection._out, opcode, message)
         else:
             try:
                 if opcode is _TEXT:

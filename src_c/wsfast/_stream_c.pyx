@@ -47,6 +47,7 @@ cdef class StreamCore:
     cdef public object _messages
     cdef public object _recv_waiter
     cdef public object _new_waiter
+    cdef public FrameWriter _frame_writer
     cdef public object _resolved
     cdef public object _send_lock
     cdef public memoryview _view
@@ -228,8 +229,8 @@ cdef class StreamCore:
             raise TypeError(f"data must be str or bytes-like, not {type(message).__name__}")
         connection = self.connection
         if connection._fast_send:  # send_text / send_binary's work (the fast lane)
-            # the compiled writer (checked cast): a C call, no method lookup
-            (<FrameWriter?>connection._writer).write(connection._out, opcode, message)
+            # the connection's compiled writer, held here: a C call, no lookups
+            self._frame_writer.write(connection._out, opcode, message)
         else:
             try:
                 if opcode is _TEXT:

@@ -155,6 +155,7 @@ class WebSocket(asyncio.BufferedProtocol):
         # Frames go straight to the transport and are dropped once written:
         # the compiled writer may build large masked frames in a reused buffer.
         connection._writer.reuse_buffers = True
+        self._frame_writer = connection._writer
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.close_timeout = close_timeout
