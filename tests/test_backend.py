@@ -69,3 +69,26 @@ def test_pxd_declarations_were_used():
     for final in (_reader_c.MessageReader, _framing_c.FrameWriter):
         with pytest.raises(TypeError):
             type("Sub", (final,), {})  # final: cannot be subclassed
+
+
+@pytest.mark.skipif(PURE_ONLY, reason="pure Python was requested")
+def test_compiled_stream_core_takes_only_a_connection():
+    """The compiled StreamCore reads its Connection's hot fields by slot
+    offset (slots.h), so it refuses any other object as its connection, and
+    the offsets it reads are those of the fields getattr reads."""
+    from wsfast import _stream_c
+    from wsfast.connection import ClientConnection
+
+    core = _stream_c.StreamCore()
+    with pytest.raises(TypeError, match="a Connection is required"):
+        core.connection = object()
+    connection = ClientConnection("ws://example.com/")
+    core.connection = connection
+    assert core.connection is connection
+    # _write_now reads and replaces connection._out by offset
+    connection._out = sentinel = [b"frame"]
+    written = []
+    core._writelines = written.append
+    core._writable = True
+    core._write_now()
+    assert written == [sentinel] and connection._out == [] and connection._out is not sentinel

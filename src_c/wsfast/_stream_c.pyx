@@ -19,6 +19,7 @@ from wsfast._reader_c cimport MessageReader
 
 import asyncio
 
+from wsfast.connection import Connection
 from wsfast.errors import ConcurrencyError, ConnectionClosedOK, InvalidState
 from wsfast.frames import Opcode
 from wsfast.state import State
@@ -26,11 +27,25 @@ from wsfast.state import State
 cdef extern from "Python.h":
     Py_buffer *PyMemoryView_GET_BUFFER(object view)
 
+cdef extern from "wsfast/slots.h":
+    Py_ssize_t wsf_slot_offset(object cls, const char *name) except -1
+    object wsf_slot_get(object obj, Py_ssize_t offset, object name)
+    void wsf_slot_set(object obj, Py_ssize_t offset, object value)
+
 cdef object _CONNECTING = State.CONNECTING
 cdef object _CLOSING = State.CLOSING
 cdef object _shield = asyncio.shield
 cdef object _TEXT = int(Opcode.TEXT)
 cdef object _BINARY = int(Opcode.BINARY)
+
+# The Connection fields read on every message, by slot offset (slots.h):
+# StreamCore.connection only accepts Connection instances.
+cdef Py_ssize_t _READER = wsf_slot_offset(Connection, b"_reader")
+cdef Py_ssize_t _EVENTS = wsf_slot_offset(Connection, b"_events")
+cdef Py_ssize_t _OUT = wsf_slot_offset(Connection, b"_out")
+cdef Py_ssize_t _FAST_SEND = wsf_slot_offset(Connection, b"_fast_send")
+cdef Py_ssize_t _STATE = wsf_slot_offset(Connection, b"state")
+cdef Py_ssize_t _CLOSE_RCVD = wsf_slot_offset(Connection, b"close_rcvd")
 
 #: Write out collected frames once this many payload bytes are waiting.
 FLUSH_THRESHOLD = 64 * 1024
@@ -40,7 +55,7 @@ cdef Py_ssize_t _FLUSH_THRESHOLD = FLUSH_THRESHOLD
 cdef class StreamCore:
     """Read callbacks, message queueing, recv/send and frame writing of a WebSocket."""
 
-    cdef public object connection
+    cdef object _connection
     cdef public object on_message
     cdef public object max_queue
     cdef public object _loop
@@ -63,6 +78,17 @@ cdef class StreamCore:
     cdef public bint _wrote
     cdef public Py_ssize_t _pending_bytes
 
+    @property
+    def connection(self):
+        """The sans-I/O Connection (a Connection: its fields are read by offset)."""
+        return self._connection
+
+    @connection.setter
+    def connection(self, connection):
+        if not isinstance(connection, Connection):
+            raise TypeError(f"a Connection is required, not {type(connection).__name__}")
+        self._connection = connection
+
     # -- asyncio.BufferedProtocol ---------------------------------------------
 
     def get_buffer(self, Py_ssize_t sizehint):
@@ -71,17 +97,17 @@ cdef class StreamCore:
     def buffer_updated(self, Py_ssize_t nbytes):
         cdef MessageReader creader
         self._wrote = False
-        connection = self.connection
-        reader = connection._reader
-        if reader is not None and not connection._events:
+        connection = self._connection
+        reader = wsf_slot_get(connection, _READER, "_reader")
+        if reader is not None and not wsf_slot_get(connection, _EVENTS, "_events"):
             # receive()'s work, without its two frames (the connection's fast lane)
             view = self._view
             if not 0 <= nbytes <= len(view):  # what is read in place below
                 raise ValueError(f"buffer_updated({nbytes}) beyond a {len(view)}-byte buffer")
             # This core is only paired with the compiled kernels (checked
-            # cast): the reader reads the buffer in place, a view of one
-            # bytearray whose first nbytes the transport filled. No slice
-            # object, no method lookup.
+            # cast): the reader reads the buffer in place, the read buffer
+            # whose first nbytes the transport filled. No slice object, no
+            # method lookup.
             creader = <MessageReader?>reader
             events = creader._feed(<const unsigned char *>PyMemoryView_GET_BUFFER(view).buf,
                                    nbytes)
@@ -180,8 +206,9 @@ cdef class StreamCore:
             self._fail_deferred()  # everything before the violation was taken
         if self._closed_exc is not None or self._lost.done():
             raise self._connection_closed()
-        connection = self.connection
-        if connection.state is _CLOSING and connection.close_rcvd is not None:
+        connection = self._connection
+        if (wsf_slot_get(connection, _STATE, "state") is _CLOSING
+                and wsf_slot_get(connection, _CLOSE_RCVD, "close_rcvd") is not None):
             raise self._connection_closed()
         waiter = self._recv_waiter
         if waiter is not None and not waiter.done():
@@ -227,10 +254,10 @@ cdef class StreamCore:
             opcode = _BINARY
         else:
             raise TypeError(f"data must be str or bytes-like, not {type(message).__name__}")
-        connection = self.connection
-        if connection._fast_send:  # send_text / send_binary's work (the fast lane)
-            # the connection's compiled writer, held here: a C call, no lookups
-            self._frame_writer.write(connection._out, opcode, message)
+        connection = self._connection
+        if wsf_slot_get(connection, _FAST_SEND, "_fast_send"):  # send_text / send_binary's work
+            # (the fast lane) with the connection's compiled writer, held here
+            self._frame_writer.write(wsf_slot_get(connection, _OUT, "_out"), opcode, message)
         else:
             try:
                 if opcode is _TEXT:
@@ -260,9 +287,9 @@ cdef class StreamCore:
 
     cpdef _write_now(self):
         self._pending_bytes = 0
-        connection = self.connection
-        data = connection._out  # data_to_send()'s work (the fast lane)
+        connection = self._connection
+        data = wsf_slot_get(connection, _OUT, "_out")  # data_to_send()'s work (the fast lane)
         if data:
-            connection._out = []
+            wsf_slot_set(connection, _OUT, [])
             if self._writable:
                 self._writelines(data)
