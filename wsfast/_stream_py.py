@@ -103,8 +103,7 @@ class StreamCore:
         waiter = self._recv_waiter
         if waiter is not None:
             self._recv_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+            waiter.set_result(None)  # a done waiter ignores it
 
     def _limit_queue(self) -> None:
         """Pause reading while more than max_queue messages wait for recv()."""

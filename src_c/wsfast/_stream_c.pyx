@@ -16,6 +16,7 @@ WebSocket, called by name.
 
 from wsfast._framing_c cimport FrameWriter
 from wsfast._reader_c cimport MessageReader
+from wsfast._waiter_c cimport MessageWaiter
 
 import asyncio
 
@@ -146,8 +147,7 @@ cdef class StreamCore:
         waiter = self._recv_waiter
         if waiter is not None:
             self._recv_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+            (<MessageWaiter?>waiter).set_result(None)  # a C call; a done waiter ignores it
 
     cpdef _limit_queue(self):
         """Pause reading while more than max_queue messages wait for recv()."""

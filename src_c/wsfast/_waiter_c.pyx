@@ -12,6 +12,8 @@ iterates the waiter itself instead of a generator object.
 
 import asyncio
 
+cimport cython
+from cpython.contextvars cimport PyContext_Enter, PyContext_Exit
 from cpython.ref cimport PyObject
 
 cdef extern from "Python.h":
@@ -46,20 +48,11 @@ cdef inline bint _wakes_a_task(object fn):
     return owner != NULL and isinstance(<object>owner, _Task)
 
 
+@cython.final
 cdef class MessageWaiter:
-    """Resolved (with ``None``) when a message arrives or the connection ends."""
+    """Resolved (with ``None``) when a message arrives or the connection ends.
 
-    cdef object _loop
-    cdef object _resolved  # an asyncio.Future resolved with None, or None
-    # Done-callbacks in order: the first in two slots (normally the only one,
-    # the task's wake-up: no list per wait), the others as (fn, context) pairs.
-    cdef object _fn0
-    cdef object _ctx0
-    cdef list _more
-    cdef int _state
-    cdef object _cancel_message
-    cdef bint _yielded  # this await has yielded once (see __next__)
-    cdef public bint _asyncio_future_blocking
+    Fields: see _waiter_c.pxd."""
 
     _PENDING, _DONE, _CANCELLED = PENDING, DONE, CANCELLED
 
@@ -159,7 +152,7 @@ cdef class MessageWaiter:
 
     # -- resolving ---------------------------------------------------------------
 
-    def set_result(self, result=None):
+    cpdef set_result(self, result=None):
         """Resolve; resume the waiting task now if no other task is running."""
         if self._state != PENDING:
             return
@@ -179,8 +172,12 @@ cdef class MessageWaiter:
         try:
             if context is None:
                 fn(self._argument_for(fn))
-            else:
-                context.run(fn, self._argument_for(fn))
+            else:  # context.run(fn, ...) without the method call
+                PyContext_Enter(context)
+                try:
+                    fn(self._argument_for(fn))
+                finally:
+                    PyContext_Exit(context)
         except BaseException as exc:  # as the loop treats callbacks
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
