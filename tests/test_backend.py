@@ -61,12 +61,13 @@ def test_unknown_back_end_name_is_refused():
 def test_pxd_declarations_were_used():
     """A .pxd that Cython did not find compiles silently into a slower,
     untyped module: the framing module must export the C functions its .pxd
-    declares, and the reader and the frame writer must be the final classes
-    the .pxd files declare (the asyncio core calls them directly)."""
-    from wsfast import _framing_c, _reader_c
+    declares, and the reader, the frame writer and the message waiter must be
+    the final classes the .pxd files declare (the asyncio core calls them
+    directly)."""
+    from wsfast import _framing_c, _reader_c, _waiter_c
 
     assert {"header_error", "limit_value"} <= set(_framing_c.__pyx_capi__)
-    for final in (_reader_c.MessageReader, _framing_c.FrameWriter):
+    for final in (_reader_c.MessageReader, _framing_c.FrameWriter, _waiter_c.MessageWaiter):
         with pytest.raises(TypeError):
             type("Sub", (final,), {})  # final: cannot be subclassed
 
