@@ -160,7 +160,9 @@ class StreamCore:
         frame less per wait on the round-trip path.)"""
         if self._deferred_failure is not None:
             self._fail_deferred()  # everything before the violation was taken
-        if self._closed_exc is not None or self._lost.done():
+        # connection_lost sets _closed_exc (through _connection_closed) as it
+        # resolves _lost: one test covers both.
+        if self._closed_exc is not None:
             raise self._connection_closed()
         connection = self.connection
         if connection.state is _CLOSING and connection.close_rcvd is not None:

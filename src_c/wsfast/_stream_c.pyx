@@ -204,7 +204,9 @@ cdef class StreamCore:
         frame less per wait on the round-trip path.)"""
         if self._deferred_failure is not None:
             self._fail_deferred()  # everything before the violation was taken
-        if self._closed_exc is not None or self._lost.done():
+        # connection_lost sets _closed_exc (through _connection_closed) as it
+        # resolves _lost: one test covers both.
+        if self._closed_exc is not None:
             raise self._connection_closed()
         connection = self._connection
         if (wsf_slot_get(connection, _STATE, "state") is _CLOSING
@@ -231,7 +233,7 @@ cdef class StreamCore:
         while self._send_lock is not None:  # a fragmented message goes first
             await _shield(self._send_lock)
         if type(message) is str or isinstance(message, (bytes, bytearray, memoryview)):
-            self.send_nowait(message)
+            self._send_nowait(message)  # a C call
             if self._writing_paused:
                 await self._drain()
         else:
@@ -248,6 +250,9 @@ cdef class StreamCore:
             ConnectionClosed: the connection is closing or closed.
             TypeError: neither str nor bytes-like.
         """
+        self._send_nowait(message)
+
+    cdef _send_nowait(self, message):
         if type(message) is str:
             opcode = _TEXT
         elif isinstance(message, (bytes, bytearray, memoryview)):
