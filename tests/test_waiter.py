@@ -207,12 +207,15 @@ def test_stepping_a_pending_waiter_past_its_yield_is_an_error(Waiter):
     run(main())
 
 
-@pytest.mark.parametrize("from_a_task", [False, True], ids=["from-a-callback", "from-a-task"])
-def test_a_task_wakeup_gets_the_resolved_future(Waiter, from_a_task):
-    """Given a resolved asyncio.Future, the waiter hands it to a Task's wake-up
-    (CPython's Task reads an exact Future in C, but calls result() by name on
-    anything else); other callbacks get the waiter itself, whether the
-    callbacks run at once or are scheduled."""
+@pytest.mark.parametrize("how", ["set_result-from-a-callback", "set_result-from-a-task",
+                                 "cancel"])
+def test_a_task_wakeup_gets_the_resolved_future(Waiter, how):
+    """Given a resolved asyncio.Future, a done waiter hands it to a Task's
+    wake-up (CPython's Task reads an exact Future in C, but calls result() by
+    name on anything else), whether the callbacks run at once or are
+    scheduled; other callbacks get the waiter itself. A cancelled waiter hands
+    itself to everybody: its result() raises CancelledError, which must reach
+    the task."""
     got = []
 
     class RecordingTask(asyncio.Task):
@@ -230,39 +233,16 @@ def test_a_task_wakeup_gets_the_resolved_future(Waiter, from_a_task):
         waiter = Waiter(loop, resolved)
         waiter.add_done_callback(task.record)
         waiter.add_done_callback(lambda future: got.append(("plain", future)))
-        if from_a_task:
+        if how == "set_result-from-a-task":
             waiter.set_result(None)  # inside this task: the callbacks are scheduled
-        else:
+        elif how == "set_result-from-a-callback":
             loop.call_soon(waiter.set_result, None)
+        else:
+            assert waiter.cancel()
         for _ in range(3):
             await asyncio.sleep(0)
-        assert got == [("task", resolved), ("plain", waiter)]
-        await task
-    run(main())
-
-
-def test_a_cancelled_waiter_hands_itself_to_a_task_wakeup(Waiter):
-    """Cancellation must reach the task: its wake-up gets the waiter, whose
-    result() raises CancelledError, not the resolved future."""
-    got = []
-
-    class RecordingTask(asyncio.Task):
-        def record(self, future):
-            got.append(future)
-
-    async def idle():
-        pass
-
-    async def main():
-        loop = asyncio.get_running_loop()
-        resolved = loop.create_future()
-        resolved.set_result(None)
-        task = RecordingTask(idle())
-        waiter = Waiter(loop, resolved)
-        waiter.add_done_callback(task.record)
-        assert waiter.cancel()
-        await asyncio.sleep(0)
-        assert got == [waiter]
+        wakeup_gets = waiter if how == "cancel" else resolved
+        assert got == [("task", wakeup_gets), ("plain", waiter)]
         await task
     run(main())
 

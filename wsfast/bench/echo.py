@@ -259,9 +259,9 @@ async def _serve_wsfast_callbacks(backend: str) -> Any:
     return server.sockets[0].getsockname()[1]
 
 
-async def _serve_websockets(compression: Optional[str] = None) -> Any:
-    from websockets.asyncio.server import serve
-
+async def _serve_websockets_api(serve: Any, compression: Optional[str]) -> Any:
+    """An echo server on websockets' asyncio API: websockets itself, or
+    ``picows.websockets`` (the same API on picows' Cython core)."""
     async def echo(websocket: Any) -> None:
         async for message in websocket:
             await websocket.send(message)
@@ -271,18 +271,18 @@ async def _serve_websockets(compression: Optional[str] = None) -> Any:
     return server.sockets[0].getsockname()[1]
 
 
+async def _serve_websockets(compression: Optional[str] = None) -> Any:
+    from websockets.asyncio.server import serve
+
+    return await _serve_websockets_api(serve, compression)
+
+
 async def _serve_picows_async() -> Any:
-    """picows' own async/await API (``picows.websockets``, websockets' API on
-    picows' Cython core): the like-for-like peer of wsfast's ``recv``/``send``."""
+    """picows' own async/await API: the like-for-like peer of wsfast's
+    ``recv``/``send``."""
     from picows.websockets import serve
 
-    async def echo(websocket: Any) -> None:
-        async for message in websocket:
-            await websocket.send(message)
-
-    server = await serve(echo, HOST, 0, compression=None, max_size=MAX_SIZE,
-                         ping_interval=None)
-    return server.sockets[0].getsockname()[1]
+    return await _serve_websockets_api(serve, None)
 
 
 async def _serve_aiohttp() -> Any:
@@ -687,11 +687,14 @@ class _WsfastClient(_AsyncClient):
 class _WebsocketsClient(_AsyncClient):
     compression: Optional[str] = None
 
-    async def open(self, port: int, backend: str) -> None:
+    def _connect(self) -> Any:
         from websockets.asyncio.client import connect
 
-        self.ws = await connect(f"ws://{HOST}:{port}/", compression=self.compression,
-                                max_size=MAX_SIZE, ping_interval=None)
+        return connect
+
+    async def open(self, port: int, backend: str) -> None:
+        self.ws = await self._connect()(f"ws://{HOST}:{port}/", compression=self.compression,
+                                        max_size=MAX_SIZE, ping_interval=None, proxy=None)
         self.text_send = self.binary_send = self.ws.send
         self.recv = self.ws.recv
 
@@ -699,17 +702,13 @@ class _WebsocketsClient(_AsyncClient):
         await self.ws.close()
 
 
-class _PicowsAsyncClient(_AsyncClient):
-    async def open(self, port: int, backend: str) -> None:
+class _PicowsAsyncClient(_WebsocketsClient):
+    """picows.websockets: websockets' client API on picows' core."""
+
+    def _connect(self) -> Any:
         from picows.websockets import connect
 
-        self.ws = await connect(f"ws://{HOST}:{port}/", compression=None, max_size=MAX_SIZE,
-                                ping_interval=None, proxy=None)
-        self.text_send = self.binary_send = self.ws.send
-        self.recv = self.ws.recv
-
-    async def close(self) -> None:
-        await self.ws.close()
+        return connect
 
 
 class _AiohttpClient(_AsyncClient):
