@@ -6,9 +6,10 @@ why the class exists; this file only makes it cheap).
 The methods are the twin's, statement for statement; what changes is that
 the fields are C slots (no dictionary lookups), the calls between these
 methods are C calls, and the read callback does no argument parsing beyond
-one integer; the compiled reader and frame writer (cimported, final) are
-called as C functions, the reader straight on the read buffer; ``recv`` and
-``send`` are Cython coroutines (no Python frame).
+one integer; the compiled reader, frame writer and message waiter
+(cimported, final) are called as C functions, the reader straight on the
+read buffer; the Connection's per-message fields are read by slot offset
+(``slots.h``); ``recv`` and ``send`` are Cython coroutines (no Python frame).
 Rarer paths (``_handle_events``, ``_callback_failed``, ``_send_refused``,
 ``_send_iterable``, ``_fail_deferred``...) stay Python methods of the
 WebSocket, called by name.
