@@ -13,7 +13,7 @@
 #define WSFAST_RECORDS_H
 
 #include <Python.h>
-#include <structmember.h>
+#include "slots.h"
 
 #define WSF_RECORD_MAX_FIELDS 8
 
@@ -50,11 +50,8 @@ static int wsf_record_type_init(wsf_record_type *rt, PyObject *cls) {
             return -1;
         }
         rt->descr[i] = descr;
-        rt->offset[i] = -1;
-        if (Py_TYPE(descr) == &PyMemberDescr_Type) {
-            PyMemberDef *m = ((PyMemberDescrObject *)descr)->d_member;
-            if (m->type == T_OBJECT_EX && !(m->flags & READONLY)) rt->offset[i] = m->offset;
-        } else if (Py_TYPE(descr)->tp_descr_set == NULL) {
+        rt->offset[i] = wsf_member_offset(descr);
+        if (rt->offset[i] < 0 && Py_TYPE(descr)->tp_descr_set == NULL) {
             Py_DECREF(descr);
             Py_DECREF(names);
             PyErr_SetString(PyExc_TypeError, "record field is not a slot");

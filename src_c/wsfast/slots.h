@@ -14,15 +14,22 @@
 #include <Python.h>
 #include <structmember.h>
 
-/* Offset of the writable object slot `name` of class `cls`; -1 with an exception. */
-static Py_ssize_t wsf_slot_offset(PyObject *cls, const char *name) {
-    Py_ssize_t offset = -1;
-    PyObject *descr = PyObject_GetAttrString(cls, name);
-    if (descr == NULL) return -1;
+/* Offset of the object slot a class attribute describes, if it is a
+   writable __slots__ member holding an object; else -1 (no exception). */
+static Py_ssize_t wsf_member_offset(PyObject *descr) {
     if (Py_TYPE(descr) == &PyMemberDescr_Type) {
         PyMemberDef *m = ((PyMemberDescrObject *)descr)->d_member;
-        if (m->type == T_OBJECT_EX && !(m->flags & READONLY)) offset = m->offset;
+        if (m->type == T_OBJECT_EX && !(m->flags & READONLY)) return m->offset;
     }
+    return -1;
+}
+
+/* Offset of the writable object slot `name` of class `cls`; -1 with an exception. */
+static Py_ssize_t wsf_slot_offset(PyObject *cls, const char *name) {
+    Py_ssize_t offset;
+    PyObject *descr = PyObject_GetAttrString(cls, name);
+    if (descr == NULL) return -1;
+    offset = wsf_member_offset(descr);
     Py_DECREF(descr);
     if (offset < 0) PyErr_Format(PyExc_TypeError, "%s is not a writable __slots__ member", name);
     return offset;
