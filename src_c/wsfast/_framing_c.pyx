@@ -276,13 +276,20 @@ cdef bytes _frame_bytes(int op, const unsigned char *src, Py_ssize_t n, bint fin
     cdef unsigned char head[14]
     cdef size_t hsize = wsf_encode_header(head, op, <uint64_t>n, fin, rsv1, key)
     cdef bytes out = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>hsize + n)
-    cdef unsigned char *dst = <unsigned char *>PyBytes_AS_STRING(out)
+    _fill_frame(<unsigned char *>PyBytes_AS_STRING(out), head, hsize, src, n, key)
+    return out
+
+
+cdef inline void _fill_frame(unsigned char *dst, const unsigned char *head, size_t hsize,
+                             const unsigned char *src, Py_ssize_t n,
+                             const unsigned char *key) noexcept:
+    """Write a frame at dst (hsize + n bytes): the header, then the payload,
+    masked with key unless key is NULL."""
     memcpy(dst, head, hsize)
     if key != NULL:
         wsf_mask(dst + hsize, src, <size_t>n, key, 0)
     elif n:
         memcpy(dst + hsize, src, <size_t>n)
-    return out
 
 
 def build_frame(opcode, payload, *, fin=True, rsv1=False, mask=None) -> bytes:
@@ -442,13 +449,11 @@ cdef class FrameWriter:
         cdef size_t hsize = wsf_encode_header(head, op, <uint64_t>n, fin, rsv1, key)
         cdef Py_ssize_t total = <Py_ssize_t>hsize + n
         cdef bytearray buf = _scratch
-        cdef unsigned char *dst
         if buf is None or (<PyByteArrayObject *>buf).ob_exports != 0:
             buf = PyByteArray_FromStringAndSize(NULL, total)
             _scratch = buf
         elif PyByteArray_GET_SIZE(buf) != total:
             PyByteArray_Resize(buf, total)
-        dst = <unsigned char *>PyByteArray_AS_STRING(buf)  # total bytes, after the resize
-        memcpy(dst, head, hsize)
-        wsf_mask(dst + hsize, p, <size_t>n, key, 0)
+        # total bytes, after the resize
+        _fill_frame(<unsigned char *>PyByteArray_AS_STRING(buf), head, hsize, p, n, key)
         return PyMemoryView_FromObject(buf)
