@@ -171,6 +171,134 @@ class TestReceiveWaiting:
         run(main())
 
 
+class TestOperations:
+    """recv(), send() and __anext__() return coroutine-like operations (not
+    async def coroutines, see StreamCore's Operation): they must behave as
+    coroutines would, on both back-ends."""
+
+    def test_nothing_is_sent_before_the_send_is_awaited(self, options):
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    first = ws.send("first")
+                    await ws.send("second")
+                    assert await ws.recv() == "second"
+                    await first
+                    assert await ws.recv() == "first"
+        run(main())
+
+    def test_a_refused_send_raises_where_it_is_awaited(self, options):
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
+                ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options)
+                await ws.close()
+                sends = [ws.send("late"), ws.send(b"late")]  # no exception yet
+                results = await asyncio.gather(*sends, return_exceptions=True)
+                assert [type(r) for r in results] == [ConnectionClosedOK] * 2
+        run(main())
+
+    def test_operations_are_coroutines_for_asyncio(self, options):
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    sending = ws.send("x")
+                    receiving = ws.recv()
+                    assert asyncio.iscoroutine(sending) and asyncio.iscoroutine(receiving)
+                    assert await asyncio.create_task(sending) is None
+                    assert await asyncio.create_task(receiving) == "x"
+                    await asyncio.wait_for(ws.send(b"y"), 5)
+                    assert await asyncio.wait_for(ws.recv(), 5) == b"y"
+        run(main())
+
+    def test_stepping_by_hand_returns_the_message_in_stop_iteration(self, options):
+        """The iterator protocol (a 3.9 Task, send(), next()), not only await."""
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    await ws.send("one")
+                    await ws.send(b"two")
+                    while len(ws._messages) < 2:
+                        await asyncio.sleep(0.01)
+                    with pytest.raises(StopIteration) as stop:
+                        ws.recv().send(None)
+                    assert stop.value.value == "one"
+                    with pytest.raises(StopIteration) as stop:
+                        next(ws.recv().__await__())
+                    assert stop.value.value == b"two"
+                    waiting = ws.recv()
+                    future = waiting.send(None)  # nothing queued: yields its waiter
+                    assert future._asyncio_future_blocking and not future.done()
+                    waiting.close()
+        run(main())
+
+    def test_a_send_waits_for_a_fragmented_message_in_progress(self, options):
+        async def slow_pieces():
+            yield "frag"
+            await asyncio.sleep(0.05)
+            yield "mented"
+
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    fragmented = asyncio.ensure_future(ws.send(slow_pieces()))
+                    await asyncio.sleep(0.01)
+                    assert ws._send_lock is not None
+                    await ws.send("after")
+                    assert fragmented.done()
+                    assert await ws.recv() == "fragmented"
+                    assert await ws.recv() == "after"
+        run(main())
+
+    def test_cancelling_a_send_waiting_for_the_lock_spares_the_lock(self, options):
+        async def slow_pieces():
+            yield b"a"
+            await asyncio.sleep(0.05)
+            yield b"b"
+
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    fragmented = asyncio.ensure_future(ws.send(slow_pieces()))
+                    await asyncio.sleep(0.01)
+                    waiting = asyncio.ensure_future(ws.send("never"))
+                    await asyncio.sleep(0.01)
+                    waiting.cancel()
+                    with pytest.raises(asyncio.CancelledError):
+                        await waiting
+                    await fragmented  # the lock was shielded from the cancellation
+                    assert await ws.recv() == b"ab"
+                    await ws.send("next")
+                    assert await ws.recv() == "next"
+        run(main())
+
+    def test_a_send_that_fills_the_buffer_waits_for_the_drain(self, options):
+        async def idle(websocket):
+            await asyncio.sleep(5)
+
+        async def main():
+            async with wsfast.serve(idle, "127.0.0.1", 0, max_queue=1, close_timeout=0.2,
+                                    **options) as server:
+                ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", write_limit=65536,
+                                          close_timeout=0.2, **options)
+                sending = None
+                for _ in range(10000):
+                    sending = asyncio.ensure_future(ws.send(b"z" * 10000))
+                    await asyncio.sleep(0)
+                    if not sending.done():
+                        break
+                assert ws.writing_paused and not sending.done()
+                await asyncio.sleep(0.1)
+                assert not sending.done()  # nobody reads on the other side
+                sending.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await sending
+                assert ws._drain_waiters and ws._drain_waiters[-1].cancelled()
+                for websocket in server.websockets:
+                    websocket._handler_task.cancel()
+                await ws.close()
+        run(main())
+
+
 class TestReadPath:
     def test_buffer_updated_beyond_the_buffer_is_refused(self, options):
         """The compiled core reads the read buffer in place, so a byte count

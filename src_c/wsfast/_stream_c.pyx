@@ -9,7 +9,8 @@ methods are C calls, and the read callback does no argument parsing beyond
 one integer; the compiled reader, frame writer and message waiter
 (cimported, final) are called as C functions, the reader straight on the
 read buffer; the Connection's per-message fields are read by slot offset
-(``slots.h``); ``recv`` and ``send`` are Cython coroutines (no Python frame).
+(``slots.h``); ``recv``, ``__anext__`` and ``send`` return an Operation whose
+steps are C calls installed as its iterator and am_send slots (``awaitable.h``).
 Rarer paths (``_handle_events``, ``_callback_failed``, ``_send_refused``,
 ``_send_iterable``, ``_fail_deferred``...) stay Python methods of the
 WebSocket, called by name.
@@ -18,6 +19,9 @@ WebSocket, called by name.
 from wsfast._framing_c cimport FrameWriter
 from wsfast._reader_c cimport MessageReader
 from wsfast._waiter_c cimport MessageWaiter
+
+cimport cython
+from cpython.ref cimport PyObject, Py_INCREF
 
 import asyncio
 
@@ -28,6 +32,10 @@ from wsfast.state import State
 
 cdef extern from "Python.h":
     Py_buffer *PyMemoryView_GET_BUFFER(object view)
+
+cdef extern from "wsfast/awaitable.h":
+    ctypedef int (*wsf_step_func)(PyObject *self, PyObject **result) except -1
+    int wsf_awaitable_install(object type, wsf_step_func step) except -1
 
 cdef extern from "wsfast/slots.h":
     Py_ssize_t wsf_slot_offset(object cls, const char *name) except -1
@@ -168,7 +176,7 @@ cdef class StreamCore:
 
     # -- receiving -----------------------------------------------------------
 
-    async def recv(self):
+    def recv(self):
         """Wait for the next message: ``str`` for text (``bytes`` if the
         connection was opened with ``text_as_bytes=True``), ``bytes`` for binary.
 
@@ -177,27 +185,11 @@ cdef class StreamCore:
             ConnectionClosedError: it ended with an error or abnormally.
             ConcurrencyError: another coroutine is already waiting in ``recv``.
         """
-        messages = self._messages
-        while not messages:
-            await self._message_waiter()
-        event = messages.popleft()
-        if self._reading_paused and len(messages) <= self._resume_level():
-            self._resume_reading()
-        return event.data
+        return _operation(self, RECEIVE, None)
 
-    async def __anext__(self):
+    def __anext__(self):
         """``async for message in websocket``: ends quietly on a normal close."""
-        messages = self._messages
-        while not messages:
-            try:
-                waiter = self._message_waiter()
-            except ConnectionClosedOK:
-                raise StopAsyncIteration from None
-            await waiter
-        event = messages.popleft()
-        if self._reading_paused and len(messages) <= self._resume_level():
-            self._resume_reading()
-        return event.data
+        return _operation(self, ITERATE, None)
 
     cpdef _message_waiter(self):
         """A waiter resolved when messages arrive or the connection ends, or
@@ -221,7 +213,7 @@ cdef class StreamCore:
 
     # -- sending ---------------------------------------------------------------
 
-    async def send(self, message):
+    def send(self, message):
         """Send a message: ``str`` as text, bytes-like as binary; an iterable
         or async iterable of them as one fragmented message.
 
@@ -231,14 +223,14 @@ cdef class StreamCore:
             ConnectionClosed: the connection is closing or closed.
             TypeError: unsupported message type.
         """
+        if type(message) is str or isinstance(message, (bytes, bytearray, memoryview)):
+            return _operation(self, SEND, message)
+        return self._send_other(message)
+
+    async def _send_other(self, message):
         while self._send_lock is not None:  # a fragmented message goes first
             await _shield(self._send_lock)
-        if type(message) is str or isinstance(message, (bytes, bytearray, memoryview)):
-            self._send_nowait(message)  # a C call
-            if self._writing_paused:
-                await self._drain()
-        else:
-            await self._send_iterable(message)
+        await self._send_iterable(message)
 
     def send_nowait(self, message):
         """Send a ``str`` (text) or bytes-like (binary) message without
@@ -299,3 +291,119 @@ cdef class StreamCore:
             wsf_slot_set(connection, _OUT, [])
             if self._writable:
                 self._writelines(data)
+
+
+# -- the awaitable of recv() and send() ----------------------------------------
+
+cdef enum:
+    RECEIVE = 0  # recv()
+    ITERATE = 1  # __anext__(): a normal close ends the iteration
+    SEND = 2  # send() of a str or bytes-like message
+
+
+@cython.final
+@cython.freelist(8)
+cdef class Operation:
+    """What recv(), __anext__() and send() return (see the twin): a
+    coroutine-like object whose steps are C calls (awaitable.h), from a
+    freelist."""
+
+    cdef StreamCore _core
+    cdef int _kind
+    cdef bint _finished  # the last step returned the result
+    cdef bint _sent  # SEND: the frame is written
+    cdef object _message  # SEND: what to send, until it is sent
+    cdef object _waiting  # the future yielded and not yet looked at
+
+    def __await__(self):
+        return self
+
+    def __next__(self):  # awaitable.h replaces the slot; kept for the type's dict
+        value = self._step()
+        if self._finished:
+            raise StopIteration(value)
+        return value
+
+    def send(self, value):
+        """Advance (what a 3.9 Task calls); the value sent in is ignored."""
+        return self.__next__()
+
+    def throw(self, typ, val=None, tb=None):
+        """Raise the exception where the operation waits (cancellation)."""
+        self._waiting = None
+        if val is None:
+            raise typ
+        raise val
+
+    def close(self):
+        self._waiting = None
+
+    cdef object _step(self):
+        waiting = self._waiting
+        if waiting is not None:  # resumed: what it waited for is done (or cancelled)
+            self._waiting = None
+            if self._kind == SEND:
+                waiting.result()
+            else:  # result(), as a C call
+                (<MessageWaiter>waiting)._check_result()
+        if self._kind == SEND:
+            return self._send_step()
+        return self._receive_step()
+
+    cdef object _receive_step(self):
+        cdef StreamCore core = self._core
+        cdef MessageWaiter waiter
+        messages = core._messages
+        if not messages:
+            if self._kind == ITERATE:
+                try:
+                    waiter = <MessageWaiter?>core._message_waiter()
+                except ConnectionClosedOK:
+                    raise StopAsyncIteration from None
+            else:
+                waiter = <MessageWaiter?>core._message_waiter()
+            waiter._asyncio_future_blocking = True
+            self._waiting = waiter
+            return waiter
+        event = messages.popleft()
+        if core._reading_paused and len(messages) <= core._resume_level():
+            core._resume_reading()
+        self._finished = True
+        return event.data
+
+    cdef object _send_step(self):
+        cdef StreamCore core = self._core
+        if not self._sent:
+            if core._send_lock is not None:  # a fragmented message goes first
+                return self._wait_for(_shield(core._send_lock))
+            core._send_nowait(self._message)  # a C call
+            self._sent = True
+            self._message = None
+            if core._writing_paused:
+                return self._wait_for(core._drain_waiter())
+        self._finished = True
+        return None
+
+    cdef object _wait_for(self, future):
+        future._asyncio_future_blocking = True
+        self._waiting = future
+        return future
+
+
+cdef inline Operation _operation(StreamCore core, int kind, message):
+    cdef Operation operation = Operation.__new__(Operation)  # from the freelist
+    operation._core = core
+    operation._kind = kind
+    operation._message = message
+    return operation
+
+
+cdef int _step_operation(PyObject *obj, PyObject **result) except -1:
+    operation = <Operation>obj
+    value = operation._step()
+    Py_INCREF(value)
+    result[0] = <PyObject *>value
+    return operation._finished
+
+
+wsf_awaitable_install(Operation, _step_operation)

@@ -365,11 +365,16 @@ class WebSocket(asyncio.BufferedProtocol):
             lock.set_result(None)
 
     async def _drain(self) -> None:
+        await self._drain_waiter()
+
+    def _drain_waiter(self) -> "asyncio.Future[None]":
+        """A future resolved when the write buffer is below its low-water
+        mark (resume_writing), or the exception to raise now."""
         if self._lost.done():
             raise self._connection_closed()
         waiter = self._loop.create_future()
         self._drain_waiters.append(waiter)
-        await waiter
+        return waiter
 
     # -- pings ----------------------------------------------------------------
 
