@@ -17,7 +17,7 @@ calls; the behaviour is this file's, and the test-suite runs over both.
 Fields set by ``WebSocket.__init__`` (declared in the compiled twin):
 ``connection``, ``on_message``, ``max_queue``, ``_loop``, ``_messages`` (deque
 of message events), ``_recv_waiter``, ``_new_waiter`` (the back-end's
-MessageWaiter) and ``_resolved`` (a future resolved with None, see
+MessageWaiter; the compiled twin makes its own with C calls) and ``_resolved`` (a future resolved with None, see
 MessageWaiter._argument_for), ``_frame_writer`` (the connection's
 ``_writer``, which it never replaces), ``_view`` (the shared read buffer), ``_transport``,
 ``_writelines``, ``_writable``, ``_reading_paused``, ``_writing_paused``,

@@ -18,7 +18,7 @@ WebSocket, called by name.
 
 from wsfast._framing_c cimport FrameWriter
 from wsfast._reader_c cimport MessageReader
-from wsfast._waiter_c cimport MessageWaiter
+from wsfast._waiter_c cimport MessageWaiter, new_waiter
 
 cimport cython
 from cpython.ref cimport PyObject, Py_INCREF
@@ -208,7 +208,7 @@ cdef class StreamCore:
         waiter = self._recv_waiter
         if waiter is not None and not waiter.done():
             raise ConcurrencyError("another coroutine is already waiting for a message")
-        waiter = self._recv_waiter = self._new_waiter(self._loop, self._resolved)
+        waiter = self._recv_waiter = new_waiter(self._loop, self._resolved)  # C calls
         return waiter
 
     # -- sending ---------------------------------------------------------------

@@ -20,3 +20,11 @@ cdef class MessageWaiter:
     cdef _call(self, fn, context)
     cdef _schedule_callbacks(self)
     cdef object _argument_for(self, fn)
+
+
+cdef inline MessageWaiter new_waiter(loop, resolved):
+    """MessageWaiter(loop, resolved), as C calls (from the type's freelist)."""
+    cdef MessageWaiter waiter = MessageWaiter.__new__(MessageWaiter)
+    waiter._loop = loop
+    waiter._resolved = resolved
+    return waiter

@@ -53,19 +53,19 @@ cdef inline bint _wakes_a_task(object fn):
 
 
 @cython.final
+@cython.freelist(8)
 cdef class MessageWaiter:
     """Resolved (with ``None``) when a message arrives or the connection ends.
 
-    Fields: see _waiter_c.pxd."""
+    Fields: see _waiter_c.pxd; a new waiter's are zero (PENDING, not
+    blocking). The compiled StreamCore makes its waiters with new_waiter()
+    (_waiter_c.pxd): no call through the type, no argument parsing."""
 
     _PENDING, _DONE, _CANCELLED = PENDING, DONE, CANCELLED
 
-    def __cinit__(self, loop, resolved=None):
+    def __init__(self, loop, resolved=None):
         self._loop = loop
         self._resolved = resolved
-        self._state = PENDING
-        self._cancel_message = None
-        self._asyncio_future_blocking = False
 
     # -- the Future protocol asyncio.Task relies on ----------------------------
 
