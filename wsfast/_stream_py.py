@@ -14,11 +14,20 @@ the asyncio layer, not the codec, was most of the CPU time per message (about
 twenty Python-level calls per round trip). Compiled, these methods are C
 calls; the behaviour is this file's, and the test-suite runs over both.
 
+One difference in form, not in behaviour: ``recv``, ``__anext__`` and
+``send`` are coroutines here, while the compiled twin returns an
+``Operation``, a coroutine-like object whose steps are C calls (a Cython
+coroutine costs three allocations and a StopIteration per await). In Python
+a coroutine is the cheaper of the two. ``TestOperations`` in
+tests/test_asyncio.py holds both to what a coroutine does: nothing happens
+before the await and errors are raised there, ``asyncio.create_task`` takes
+them, a cancelled ``send`` spares a fragmented message's lock.
+
 Fields set by ``WebSocket.__init__`` (declared in the compiled twin):
 ``connection``, ``on_message``, ``max_queue``, ``_loop``, ``_messages`` (deque
 of message events), ``_recv_waiter``, ``_new_waiter`` (the back-end's
-MessageWaiter; the compiled twin makes its own with C calls) and ``_resolved`` (a future resolved with None, see
-MessageWaiter._argument_for), ``_frame_writer`` (the connection's
+MessageWaiter; the compiled twin makes its own with C calls) and
+``_resolved`` (a future resolved with None, see MessageWaiter._argument_for), ``_frame_writer`` (the connection's
 ``_writer``, which it never replaces), ``_view`` (the shared read buffer), ``_transport``,
 ``_writelines``, ``_writable``, ``_reading_paused``, ``_writing_paused``,
 ``_send_lock``, ``_wrote``, ``_pending_bytes``, ``_flush_handle``, and the
@@ -35,7 +44,7 @@ from .errors import ConcurrencyError, ConnectionClosedOK, InvalidState
 from .frames import Opcode
 from .state import State
 
-__all__ = ["StreamCore", "Operation", "FLUSH_THRESHOLD"]
+__all__ = ["StreamCore", "FLUSH_THRESHOLD"]
 
 #: Write out collected frames once this many payload bytes are waiting.
 FLUSH_THRESHOLD = 64 * 1024
@@ -123,7 +132,7 @@ class StreamCore:
 
     # -- receiving -----------------------------------------------------------
 
-    def recv(self) -> "Operation":
+    async def recv(self) -> Data:
         """Wait for the next message: ``str`` for text (``bytes`` if the
         connection was opened with ``text_as_bytes=True``), ``bytes`` for binary.
 
@@ -132,11 +141,27 @@ class StreamCore:
             ConnectionClosedError: it ended with an error or abnormally.
             ConcurrencyError: another coroutine is already waiting in ``recv``.
         """
-        return Operation(self, RECEIVE)
+        messages = self._messages
+        while not messages:
+            await self._message_waiter()
+        event = messages.popleft()
+        if self._reading_paused and len(messages) <= self._resume_level():
+            self._resume_reading()
+        return event.data
 
-    def __anext__(self) -> "Operation":
+    async def __anext__(self) -> Data:
         """``async for message in websocket``: ends quietly on a normal close."""
-        return Operation(self, ITERATE)
+        messages = self._messages
+        while not messages:
+            try:
+                waiter = self._message_waiter()
+            except ConnectionClosedOK:
+                raise StopAsyncIteration from None
+            await waiter
+        event = messages.popleft()
+        if self._reading_paused and len(messages) <= self._resume_level():
+            self._resume_reading()
+        return event.data
 
     def _message_waiter(self) -> Any:
         """A waiter resolved when messages arrive or the connection ends, or
@@ -159,7 +184,7 @@ class StreamCore:
 
     # -- sending ---------------------------------------------------------------
 
-    def send(self, message: Any) -> Any:
+    async def send(self, message: Any) -> None:
         """Send a message: ``str`` as text, bytes-like as binary; an iterable
         or async iterable of them as one fragmented message.
 
@@ -169,14 +194,14 @@ class StreamCore:
             ConnectionClosed: the connection is closing or closed.
             TypeError: unsupported message type.
         """
-        if type(message) is str or isinstance(message, (bytes, bytearray, memoryview)):
-            return Operation(self, SEND, message)
-        return self._send_other(message)
-
-    async def _send_other(self, message: Any) -> None:
         while self._send_lock is not None:  # a fragmented message goes first
             await _shield(self._send_lock)
-        await self._send_iterable(message)
+        if type(message) is str or isinstance(message, (bytes, bytearray, memoryview)):
+            self.send_nowait(message)
+            if self._writing_paused:
+                await self._drain()
+        else:
+            await self._send_iterable(message)
 
     def send_nowait(self, message: Data) -> None:
         """Send a ``str`` (text) or bytes-like (binary) message without
@@ -235,103 +260,3 @@ class StreamCore:
             connection._out = []
             if self._writable:
                 self._writelines(data)
-
-
-# -- the awaitable of recv() and send() ----------------------------------------
-
-RECEIVE = 0  # recv()
-ITERATE = 1  # __anext__(): a normal close ends the iteration
-SEND = 2  # send() of a str or bytes-like message
-
-
-class Operation:
-    """What recv(), __anext__() and send() return: a coroutine (it has
-    ``send``, ``throw`` and ``close``: ``asyncio.create_task`` takes it) that
-    yields the futures it waits for to the Task, as a coroutine awaiting them
-    would. Like a coroutine it does nothing until it is awaited.
-
-    Why not ``async def``: each await of a coroutine allocates it, its frame
-    and (compiled) an await wrapper, and returns the message through a
-    StopIteration. The compiled twin's steps are C calls that return the
-    message directly (awaitable.h); this twin has the same states and steps.
-    """
-
-    __slots__ = ("_core", "_kind", "_finished", "_sent", "_message", "_waiting")
-
-    def __init__(self, core: StreamCore, kind: int, message: Any = None) -> None:
-        self._core = core
-        self._kind = kind
-        self._finished = False  # the last step returned the result
-        self._sent = False  # SEND: the frame is written
-        self._message = message  # SEND: what to send, until it is sent
-        self._waiting: Any = None  # the future yielded and not yet looked at
-
-    def __await__(self) -> "Operation":
-        return self
-
-    def __next__(self) -> Any:
-        value = self._step()
-        if self._finished:
-            raise StopIteration(value)
-        return value
-
-    def send(self, value: Any) -> Any:
-        """Advance (what a 3.9 Task calls); the value sent in is ignored."""
-        return self.__next__()
-
-    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
-        """Raise the exception where the operation waits (cancellation)."""
-        self._waiting = None
-        if val is None:
-            raise typ
-        raise val
-
-    def close(self) -> None:
-        self._waiting = None
-
-    def _step(self) -> Any:
-        waiting = self._waiting
-        if waiting is not None:  # resumed: what it waited for is done (or cancelled)
-            self._waiting = None
-            waiting.result()
-        if self._kind == SEND:
-            return self._send_step()
-        return self._receive_step()
-
-    def _receive_step(self) -> Any:
-        core = self._core
-        messages = core._messages
-        if not messages:
-            if self._kind == ITERATE:
-                try:
-                    waiter = core._message_waiter()
-                except ConnectionClosedOK:
-                    raise StopAsyncIteration from None
-            else:
-                waiter = core._message_waiter()
-            waiter._asyncio_future_blocking = True
-            self._waiting = waiter
-            return waiter
-        event = messages.popleft()
-        if core._reading_paused and len(messages) <= core._resume_level():
-            core._resume_reading()
-        self._finished = True
-        return event.data
-
-    def _send_step(self) -> Any:
-        core = self._core
-        if not self._sent:
-            if core._send_lock is not None:  # a fragmented message goes first
-                return self._wait_for(_shield(core._send_lock))
-            core.send_nowait(self._message)
-            self._sent = True
-            self._message = None
-            if core._writing_paused:
-                return self._wait_for(core._drain_waiter())
-        self._finished = True
-        return None
-
-    def _wait_for(self, future: Any) -> Any:
-        future._asyncio_future_blocking = True
-        self._waiting = future
-        return future

@@ -304,9 +304,12 @@ cdef enum:
 @cython.final
 @cython.freelist(8)
 cdef class Operation:
-    """What recv(), __anext__() and send() return (see the twin): a
-    coroutine-like object whose steps are C calls (awaitable.h), from a
-    freelist."""
+    """What recv(), __anext__() and send() return: a coroutine-like object
+    (it has send, throw and close, so asyncio.create_task takes it) whose
+    steps are C calls (awaitable.h), from a freelist. It does what the
+    twin's coroutines do, in the same order: nothing before it is awaited;
+    it yields to the Task the futures those coroutines await (the message
+    waiter; a fragmented message's lock, shielded; the drain future)."""
 
     cdef StreamCore _core
     cdef int _kind
