@@ -27,6 +27,7 @@ import asyncio
 
 from wsfast.connection import Connection
 from wsfast.errors import ConcurrencyError, ConnectionClosedOK, InvalidState
+from wsfast.events import BinaryMessage, TextMessage
 from wsfast.frames import Opcode
 from wsfast.state import State
 
@@ -57,6 +58,22 @@ cdef Py_ssize_t _FAST_SEND = wsf_slot_offset(Connection, b"_fast_send")
 cdef Py_ssize_t _STATE = wsf_slot_offset(Connection, b"state")
 cdef Py_ssize_t _CLOSE_RCVD = wsf_slot_offset(Connection, b"close_rcvd")
 
+# The message a queued event carries, by slot offset too (the two exact types).
+cdef object _TextMessage = TextMessage
+cdef object _BinaryMessage = BinaryMessage
+cdef Py_ssize_t _TEXT_DATA = wsf_slot_offset(TextMessage, b"data")
+cdef Py_ssize_t _BINARY_DATA = wsf_slot_offset(BinaryMessage, b"data")
+
+
+cdef inline object _data_of(event):
+    """event.data"""
+    cls = type(event)
+    if cls is _TextMessage:
+        return wsf_slot_get(event, _TEXT_DATA, "data")
+    if cls is _BinaryMessage:
+        return wsf_slot_get(event, _BINARY_DATA, "data")
+    return event.data
+
 #: Write out collected frames once this many payload bytes are waiting.
 FLUSH_THRESHOLD = 64 * 1024
 cdef Py_ssize_t _FLUSH_THRESHOLD = FLUSH_THRESHOLD
@@ -69,7 +86,9 @@ cdef class StreamCore:
     cdef public object on_message
     cdef public object max_queue
     cdef public object _loop
-    cdef public object _messages
+    cdef object _message_queue
+    cdef object _enqueue  # its extend and popleft, bound once (see _messages)
+    cdef object _dequeue
     cdef public object _recv_waiter
     cdef public object _new_waiter
     cdef public FrameWriter _frame_writer
@@ -98,6 +117,19 @@ cdef class StreamCore:
         if not isinstance(connection, Connection):
             raise TypeError(f"a Connection is required, not {type(connection).__name__}")
         self._connection = connection
+
+    @property
+    def _messages(self):
+        """The deque of queued message events. Its extend and popleft are
+        bound when it is set: a call of a bound method, not a method lookup
+        and call, per message."""
+        return self._message_queue
+
+    @_messages.setter
+    def _messages(self, queue):
+        self._message_queue = queue
+        self._enqueue = queue.extend
+        self._dequeue = queue.popleft
 
     # -- asyncio.BufferedProtocol ---------------------------------------------
 
@@ -137,12 +169,11 @@ cdef class StreamCore:
                 return
         if not events:
             return
-        messages = self._messages
         on_message = self.on_message
-        if on_message is not None and not messages:
+        if on_message is not None and not self._message_queue:
             self._deliver(events, on_message)
             return
-        messages.extend(events)
+        self._enqueue(events)
         self._wake_receiver()
         self._limit_queue()
 
@@ -160,7 +191,7 @@ cdef class StreamCore:
 
     cpdef _limit_queue(self):
         """Pause reading while more than max_queue messages wait for recv()."""
-        if (self.max_queue is not None and len(self._messages) > self.max_queue
+        if (self.max_queue is not None and len(self._message_queue) > self.max_queue
                 and not self._reading_paused and self._writable):
             self._reading_paused = True
             self._transport.pause_reading()
@@ -169,7 +200,7 @@ cdef class StreamCore:
         """Hand data messages to the on_message callback (in order)."""
         for event in events:
             try:
-                on_message(event.data)
+                on_message(_data_of(event))
             except Exception:
                 self._callback_failed()
                 return
@@ -356,7 +387,7 @@ cdef class Operation:
     cdef object _receive_step(self):
         cdef StreamCore core = self._core
         cdef MessageWaiter waiter
-        messages = core._messages
+        messages = core._message_queue
         if not messages:
             if self._kind == ITERATE:
                 try:
@@ -368,11 +399,11 @@ cdef class Operation:
             waiter._asyncio_future_blocking = True
             self._waiting = waiter
             return waiter
-        event = messages.popleft()
+        event = core._dequeue()
         if core._reading_paused and len(messages) <= core._resume_level():
             core._resume_reading()
         self._finished = True
-        return event.data
+        return _data_of(event)
 
     cdef object _send_step(self):
         cdef StreamCore core = self._core
