@@ -11,6 +11,11 @@ one integer; the compiled reader, frame writer and message waiter
 read buffer; the Connection's per-message fields are read by slot offset
 (``slots.h``); ``recv``, ``__anext__`` and ``send`` return an Operation whose
 steps are C calls installed as its iterator and am_send slots (``awaitable.h``).
+Calls between the cpdef methods are written ``StreamCore._x(self)``: a
+direct C call. ``self._x()`` first checks for a Python override, through a
+cache keyed on the version of one instance's ``__dict__``, which misses every
+time a server turns to another connection (callgrind, two connections taking
+turns: 16.9 k instead of 13.9 k instructions per echoed message).
 Rarer paths (``_handle_events``, ``_callback_failed``, ``_send_refused``,
 ``_send_iterable``, ``_fail_deferred``...) stay Python methods of the
 WebSocket, called by name.
@@ -171,11 +176,11 @@ cdef class StreamCore:
             return
         on_message = self.on_message
         if on_message is not None and not self._message_queue:
-            self._deliver(events, on_message)
+            StreamCore._deliver(self, events, on_message)
             return
         self._enqueue(events)
-        self._wake_receiver()
-        self._limit_queue()
+        StreamCore._wake_receiver(self)
+        StreamCore._limit_queue(self)
 
     def data_received(self, data):  # Protocol fallback
         cdef Py_ssize_t n = len(data)
@@ -296,23 +301,23 @@ cdef class StreamCore:
             except InvalidState:
                 raise self._send_refused() from None
         self._pending_bytes += len(message)
-        self._write_soon()
+        StreamCore._write_soon(self)
 
     cpdef _write_soon(self):
         """Write at once if nothing was written since the last read or flush,
         else at the end of the loop iteration, or when 64 KiB wait."""
         if not self._wrote:
             self._wrote = True
-            self._write_now()
+            StreamCore._write_now(self)
         elif self._flush_handle is None:
             self._flush_handle = self._loop.call_soon(self._flush)
         elif self._pending_bytes >= _FLUSH_THRESHOLD:
-            self._write_now()
+            StreamCore._write_now(self)
 
     def _flush(self):
         self._flush_handle = None
         self._wrote = False
-        self._write_now()
+        StreamCore._write_now(self)
 
     cpdef _write_now(self):
         self._pending_bytes = 0
@@ -391,11 +396,11 @@ cdef class Operation:
         if not messages:
             if self._kind == ITERATE:
                 try:
-                    waiter = <MessageWaiter?>core._message_waiter()
+                    waiter = <MessageWaiter?>StreamCore._message_waiter(core)
                 except ConnectionClosedOK:
                     raise StopAsyncIteration from None
             else:
-                waiter = <MessageWaiter?>core._message_waiter()
+                waiter = <MessageWaiter?>StreamCore._message_waiter(core)
             waiter._asyncio_future_blocking = True
             self._waiting = waiter
             return waiter
