@@ -197,6 +197,43 @@ class TestOperations:
                 assert [type(r) for r in results] == [ConnectionClosedOK] * 2
         run(main())
 
+    def test_an_operation_cannot_be_awaited_twice(self, options):
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+                    sending = ws.send("once")
+                    await sending
+                    with pytest.raises(RuntimeError):
+                        await sending
+                    receiving = ws.recv()
+                    assert await receiving == "once"
+                    await ws.send("twice")
+                    with pytest.raises(RuntimeError):
+                        await receiving  # must not take the next message
+                    assert await ws.recv() == "twice"
+                    closed = ws.recv()
+                    closed.close()
+                    with pytest.raises(RuntimeError):
+                        await closed
+        run(main())
+
+    def test_an_operation_that_raised_is_finished(self, options):
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
+                ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options)
+                await ws.close()
+                refused = ws.send("late")
+                with pytest.raises(ConnectionClosedOK):
+                    await refused
+                with pytest.raises(RuntimeError):
+                    await refused
+                ended = ws.recv()
+                with pytest.raises(ConnectionClosedOK):
+                    await ended
+                with pytest.raises(RuntimeError):
+                    await ended
+        run(main())
+
     def test_operations_are_coroutines_for_asyncio(self, options):
         async def main():
             async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:

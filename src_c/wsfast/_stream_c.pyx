@@ -349,7 +349,7 @@ cdef class Operation:
 
     cdef StreamCore _core
     cdef int _kind
-    cdef bint _finished  # the last step returned the result
+    cdef bint _finished  # returned its result, raised, or was closed
     cdef bint _sent  # SEND: the frame is written
     cdef object _message  # SEND: what to send, until it is sent
     cdef object _waiting  # the future yielded and not yet looked at
@@ -370,14 +370,26 @@ cdef class Operation:
     def throw(self, typ, val=None, tb=None):
         """Raise the exception where the operation waits (cancellation)."""
         self._waiting = None
+        self._finished = True
         if val is None:
             raise typ
         raise val
 
     def close(self):
         self._waiting = None
+        self._finished = True
 
     cdef object _step(self):
+        """The next step; once finished, refused as a used coroutine is."""
+        if self._finished:
+            raise RuntimeError("cannot reuse already awaited coroutine")
+        try:
+            return self._advance()
+        except BaseException:
+            self._finished = True
+            raise
+
+    cdef object _advance(self):
         waiting = self._waiting
         if waiting is not None:  # resumed: what it waited for is done (or cancelled)
             self._waiting = None
