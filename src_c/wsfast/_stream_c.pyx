@@ -383,11 +383,10 @@ cdef class Operation:
         """The next step; once finished, refused as a used coroutine is."""
         if self._finished:
             raise RuntimeError("cannot reuse already awaited coroutine")
-        try:
-            return self._advance()
-        except BaseException:
-            self._finished = True
-            raise
+        # A step that returns the result or raises finishes the operation;
+        # one that yields a future clears the flag again.
+        self._finished = True
+        return self._advance()
 
     cdef object _advance(self):
         waiting = self._waiting
@@ -415,11 +414,11 @@ cdef class Operation:
                 waiter = <MessageWaiter?>StreamCore._message_waiter(core)
             waiter._asyncio_future_blocking = True
             self._waiting = waiter
+            self._finished = False
             return waiter
         event = core._dequeue()
         if core._reading_paused and len(messages) <= core._resume_level():
             core._resume_reading()
-        self._finished = True
         return _data_of(event)
 
     cdef object _send_step(self):
@@ -432,12 +431,12 @@ cdef class Operation:
             self._message = None
             if core._writing_paused:
                 return self._wait_for(core._drain_waiter())
-        self._finished = True
         return None
 
     cdef object _wait_for(self, future):
         future._asyncio_future_blocking = True
         self._waiting = future
+        self._finished = False
         return future
 
 
