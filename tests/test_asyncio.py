@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import gc
 import mmap
@@ -31,6 +32,22 @@ async def echo(websocket):
 
 def port_of(server) -> int:
     return server.sockets[0].getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def client_of_a_server_that_does_not_read(options):
+    """A client (64 KiB write limit) connected to a server whose handler never reads."""
+    async def idle(websocket):
+        await asyncio.sleep(5)
+
+    async with wsfast.serve(idle, "127.0.0.1", 0, max_queue=1, close_timeout=0.2,
+                            **options) as server:
+        ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", write_limit=65536,
+                                  close_timeout=0.2, **options)
+        yield ws
+        for websocket in server.websockets:
+            websocket._handler_task.cancel()
+        await ws.close()
 
 
 @pytest.fixture
@@ -187,16 +204,6 @@ class TestOperations:
                     assert await ws.recv() == "first"
         run(main())
 
-    def test_a_refused_send_raises_where_it_is_awaited(self, options):
-        async def main():
-            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
-                ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options)
-                await ws.close()
-                sends = [ws.send("late"), ws.send(b"late")]  # no exception yet
-                results = await asyncio.gather(*sends, return_exceptions=True)
-                assert [type(r) for r in results] == [ConnectionClosedOK] * 2
-        run(main())
-
     def test_an_operation_cannot_be_awaited_twice(self, options):
         async def main():
             async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
@@ -217,11 +224,14 @@ class TestOperations:
                         await closed
         run(main())
 
-    def test_an_operation_that_raised_is_finished(self, options):
+    def test_a_refused_operation_raises_where_it_is_awaited_and_is_finished(self, options):
         async def main():
             async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
                 ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options)
                 await ws.close()
+                sends = [ws.send("late"), ws.send(b"late")]  # no exception yet
+                results = await asyncio.gather(*sends, return_exceptions=True)
+                assert [type(r) for r in results] == [ConnectionClosedOK] * 2
                 refused = ws.send("late")
                 with pytest.raises(ConnectionClosedOK):
                     await refused
@@ -309,14 +319,8 @@ class TestOperations:
         run(main())
 
     def test_a_send_that_fills_the_buffer_waits_for_the_drain(self, options):
-        async def idle(websocket):
-            await asyncio.sleep(5)
-
         async def main():
-            async with wsfast.serve(idle, "127.0.0.1", 0, max_queue=1, close_timeout=0.2,
-                                    **options) as server:
-                ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", write_limit=65536,
-                                          close_timeout=0.2, **options)
+            async with client_of_a_server_that_does_not_read(options) as ws:
                 sending = None
                 for _ in range(10000):
                     sending = asyncio.ensure_future(ws.send(b"z" * 10000))
@@ -330,9 +334,6 @@ class TestOperations:
                 with pytest.raises(asyncio.CancelledError):
                     await sending
                 assert ws._drain_waiters and ws._drain_waiters[-1].cancelled()
-                for websocket in server.websockets:
-                    websocket._handler_task.cancel()
-                await ws.close()
         run(main())
 
 
@@ -443,14 +444,8 @@ class TestCallbacks:
         run(main())
 
     def test_writing_paused_and_drain(self, options):
-        async def idle(websocket):
-            await asyncio.sleep(5)
-
         async def main():
-            async with wsfast.serve(idle, "127.0.0.1", 0, max_queue=1, close_timeout=0.2,
-                                    **options) as server:
-                ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", write_limit=65536,
-                                          close_timeout=0.2, **options)
+            async with client_of_a_server_that_does_not_read(options) as ws:
                 sent = 0
                 while not ws.writing_paused and sent < 10000:
                     ws.send_nowait(b"z" * 10000)
@@ -461,9 +456,6 @@ class TestCallbacks:
                 await asyncio.sleep(0.2)
                 assert not drained.done()  # nobody reads on the other side
                 drained.cancel()
-                for websocket in server.websockets:
-                    websocket._handler_task.cancel()
-                await ws.close()
         run(main())
 
 
