@@ -25,11 +25,11 @@ them, a cancelled ``send`` spares a fragmented message's lock.
 
 Fields set by ``WebSocket.__init__`` (declared in the compiled twin):
 ``connection``, ``on_message``, ``max_queue``, ``_loop``, ``_messages`` (deque
-of message events), ``_recv_waiter``, ``_new_waiter`` (the back-end's
-MessageWaiter; the compiled twin makes its own with C calls) and
-``_resolved`` (a future resolved with None, see MessageWaiter._argument_for), ``_frame_writer`` (the connection's
-``_writer``, which it never replaces), ``_view`` (the shared read buffer), ``_transport``,
-``_writelines``, ``_writable``, ``_reading_paused``, ``_writing_paused``,
+of message events), ``_recv_waiter`` (a MessageWaiter, which each twin takes
+from its own waiter module), ``_resolved`` (a future resolved with None, see
+MessageWaiter._argument_for), ``_frame_writer`` (the connection's
+``_writer``, which it never replaces), ``_view`` (the shared read buffer),
+``_transport``, ``_writelines``, ``_writable``, ``_reading_paused``, ``_writing_paused``,
 ``_send_lock``, ``_wrote``, ``_pending_bytes``, ``_flush_handle``, and the
 WebSocket's ``_lost`` (future of connection_lost), ``_closed_exc`` and
 ``_deferred_failure``, which ``recv`` reads on every wait.
@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable, Union
 
+from ._waiter_py import MessageWaiter
 from .errors import ConcurrencyError, ConnectionClosedOK, InvalidState
 from .frames import Opcode
 from .state import State
@@ -179,7 +180,7 @@ class StreamCore:
         waiter = self._recv_waiter
         if waiter is not None and not waiter.done():
             raise ConcurrencyError("another coroutine is already waiting for a message")
-        waiter = self._recv_waiter = self._new_waiter(self._loop, self._resolved)
+        waiter = self._recv_waiter = MessageWaiter(self._loop, self._resolved)
         return waiter
 
     # -- sending ---------------------------------------------------------------

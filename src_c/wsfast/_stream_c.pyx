@@ -95,7 +95,6 @@ cdef class StreamCore:
     cdef object _enqueue  # its extend and popleft, bound once (see _messages)
     cdef object _dequeue
     cdef public object _recv_waiter
-    cdef public object _new_waiter
     cdef public FrameWriter _frame_writer
     cdef public object _resolved
     cdef public object _send_lock
@@ -227,7 +226,7 @@ cdef class StreamCore:
         """``async for message in websocket``: ends quietly on a normal close."""
         return _operation(self, ITERATE, None)
 
-    cpdef _message_waiter(self):
+    cdef MessageWaiter _message_waiter(self):
         """A waiter resolved when messages arrive or the connection ends, or
         the exception to raise now. (A plain function, not a coroutine: one
         frame less per wait on the round-trip path.)"""
@@ -244,8 +243,9 @@ cdef class StreamCore:
         waiter = self._recv_waiter
         if waiter is not None and not waiter.done():
             raise ConcurrencyError("another coroutine is already waiting for a message")
-        waiter = self._recv_waiter = new_waiter(self._loop, self._resolved)  # C calls
-        return waiter
+        fresh = new_waiter(self._loop, self._resolved)  # C calls
+        self._recv_waiter = fresh
+        return fresh
 
     # -- sending ---------------------------------------------------------------
 
@@ -407,11 +407,11 @@ cdef class Operation:
         if not messages:
             if self._kind == ITERATE:
                 try:
-                    waiter = <MessageWaiter?>StreamCore._message_waiter(core)
+                    waiter = core._message_waiter()
                 except ConnectionClosedOK:
                     raise StopAsyncIteration from None
             else:
-                waiter = <MessageWaiter?>StreamCore._message_waiter(core)
+                waiter = core._message_waiter()
             waiter._asyncio_future_blocking = True
             self._waiting = waiter
             self._finished = False

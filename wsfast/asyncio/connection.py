@@ -164,7 +164,6 @@ class WebSocket(asyncio.BufferedProtocol):
         self._loop = asyncio.get_running_loop()
         self._messages: collections.deque = collections.deque()
         self._recv_waiter: Any = None  # a MessageWaiter of the connection's back-end
-        self._new_waiter = connection._kernels.MessageWaiter
         self._resolved = self._loop.create_future()  # what wakes a task in recv
         self._resolved.set_result(None)
         self._transport: Any = None
