@@ -354,18 +354,15 @@ cdef class Operation:
     cdef object _message  # SEND: what to send, until it is sent
     cdef object _waiting  # the future yielded and not yet looked at
 
+    # Its iterator (tp_iternext) and am_send slots are awaitable.h's, calling
+    # _step_operation; they are installed at import (end of this file).
+
     def __await__(self):
         return self
 
-    def __next__(self):  # awaitable.h replaces the slot; kept for the type's dict
-        value = self._step()
-        if self._finished:
-            raise StopIteration(value)
-        return value
-
     def send(self, value):
         """Advance (what a 3.9 Task calls); the value sent in is ignored."""
-        return self.__next__()
+        return next(self)
 
     def throw(self, typ, val=None, tb=None):
         """Raise the exception where the operation waits (cancellation)."""
