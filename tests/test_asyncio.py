@@ -50,6 +50,14 @@ async def client_of_a_server_that_does_not_read(options):
         await ws.close()
 
 
+@contextlib.asynccontextmanager
+async def echo_client(options):
+    """A client connected to an echo server."""
+    async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
+        async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
+            yield ws
+
+
 @pytest.fixture
 def options(backend):
     """serve/connect options selecting the back-end under test."""
@@ -77,22 +85,20 @@ class TestEcho:
                 yield piece
 
         async def main():
-            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
-                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
-                    await ws.send(["Hel", "lo"])
-                    assert await ws.recv() == "Hello"
-                    await ws.send(pieces())
-                    assert await ws.recv() == b"abcd"
+            async with echo_client(options) as ws:
+                await ws.send(["Hel", "lo"])
+                assert await ws.recv() == "Hello"
+                await ws.send(pieces())
+                assert await ws.recv() == b"abcd"
         run(main())
 
     def test_many_pipelined_messages_arrive_in_order(self, options):
         async def main():
-            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
-                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
-                    for i in range(5000):
-                        await ws.send(str(i))
-                    for i in range(5000):
-                        assert await ws.recv() == str(i)
+            async with echo_client(options) as ws:
+                for i in range(5000):
+                    await ws.send(str(i))
+                for i in range(5000):
+                    assert await ws.recv() == str(i)
         run(main())
 
     def test_compression_round_trip(self, backend):
@@ -158,33 +164,31 @@ class TestReceiveWaiting:
         var = contextvars.ContextVar("var", default="unset")
 
         async def main():
-            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
-                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
-                    async def worker():
-                        var.set("mine")
-                        await ws.send("x")
-                        await ws.recv()
-                        return var.get()
+            async with echo_client(options) as ws:
+                async def worker():
+                    var.set("mine")
+                    await ws.send("x")
+                    await ws.recv()
+                    return var.get()
 
-                    assert await asyncio.ensure_future(worker()) == "mine"
+                assert await asyncio.ensure_future(worker()) == "mine"
         run(main())
 
     def test_recv_and_other_awaits_interleave(self, options):
         async def main():
-            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
-                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
-                    async def ticker(log):
-                        for i in range(20):
-                            log.append(i)
-                            await asyncio.sleep(0)
+            async with echo_client(options) as ws:
+                async def ticker(log):
+                    for i in range(20):
+                        log.append(i)
+                        await asyncio.sleep(0)
 
-                    log: list = []
-                    tick = asyncio.ensure_future(ticker(log))
-                    for i in range(50):
-                        await ws.send(str(i))
-                        assert await ws.recv() == str(i)
-                    await tick
-                    assert log == list(range(20))
+                log: list = []
+                tick = asyncio.ensure_future(ticker(log))
+                for i in range(50):
+                    await ws.send(str(i))
+                    assert await ws.recv() == str(i)
+                await tick
+                assert log == list(range(20))
         run(main())
 
 
@@ -195,33 +199,31 @@ class TestOperations:
 
     def test_nothing_is_sent_before_the_send_is_awaited(self, options):
         async def main():
-            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
-                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
-                    first = ws.send("first")
-                    await ws.send("second")
-                    assert await ws.recv() == "second"
-                    await first
-                    assert await ws.recv() == "first"
+            async with echo_client(options) as ws:
+                first = ws.send("first")
+                await ws.send("second")
+                assert await ws.recv() == "second"
+                await first
+                assert await ws.recv() == "first"
         run(main())
 
     def test_an_operation_cannot_be_awaited_twice(self, options):
         async def main():
-            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
-                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
-                    sending = ws.send("once")
+            async with echo_client(options) as ws:
+                sending = ws.send("once")
+                await sending
+                with pytest.raises(RuntimeError):
                     await sending
-                    with pytest.raises(RuntimeError):
-                        await sending
-                    receiving = ws.recv()
-                    assert await receiving == "once"
-                    await ws.send("twice")
-                    with pytest.raises(RuntimeError):
-                        await receiving  # must not take the next message
-                    assert await ws.recv() == "twice"
-                    closed = ws.recv()
-                    closed.close()
-                    with pytest.raises(RuntimeError):
-                        await closed
+                receiving = ws.recv()
+                assert await receiving == "once"
+                await ws.send("twice")
+                with pytest.raises(RuntimeError):
+                    await receiving  # must not take the next message
+                assert await ws.recv() == "twice"
+                closed = ws.recv()
+                closed.close()
+                with pytest.raises(RuntimeError):
+                    await closed
         run(main())
 
     def test_a_refused_operation_raises_where_it_is_awaited_and_is_finished(self, options):
@@ -246,36 +248,34 @@ class TestOperations:
 
     def test_operations_are_coroutines_for_asyncio(self, options):
         async def main():
-            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
-                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
-                    sending = ws.send("x")
-                    receiving = ws.recv()
-                    assert asyncio.iscoroutine(sending) and asyncio.iscoroutine(receiving)
-                    assert await asyncio.create_task(sending) is None
-                    assert await asyncio.create_task(receiving) == "x"
-                    await asyncio.wait_for(ws.send(b"y"), 5)
-                    assert await asyncio.wait_for(ws.recv(), 5) == b"y"
+            async with echo_client(options) as ws:
+                sending = ws.send("x")
+                receiving = ws.recv()
+                assert asyncio.iscoroutine(sending) and asyncio.iscoroutine(receiving)
+                assert await asyncio.create_task(sending) is None
+                assert await asyncio.create_task(receiving) == "x"
+                await asyncio.wait_for(ws.send(b"y"), 5)
+                assert await asyncio.wait_for(ws.recv(), 5) == b"y"
         run(main())
 
     def test_stepping_by_hand_returns_the_message_in_stop_iteration(self, options):
         """The iterator protocol (a 3.9 Task, send(), next()), not only await."""
         async def main():
-            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
-                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
-                    await ws.send("one")
-                    await ws.send(b"two")
-                    while len(ws._messages) < 2:
-                        await asyncio.sleep(0.01)
-                    with pytest.raises(StopIteration) as stop:
-                        ws.recv().send(None)
-                    assert stop.value.value == "one"
-                    with pytest.raises(StopIteration) as stop:
-                        next(ws.recv().__await__())
-                    assert stop.value.value == b"two"
-                    waiting = ws.recv()
-                    future = waiting.send(None)  # nothing queued: yields its waiter
-                    assert future._asyncio_future_blocking and not future.done()
-                    waiting.close()
+            async with echo_client(options) as ws:
+                await ws.send("one")
+                await ws.send(b"two")
+                while len(ws._messages) < 2:
+                    await asyncio.sleep(0.01)
+                with pytest.raises(StopIteration) as stop:
+                    ws.recv().send(None)
+                assert stop.value.value == "one"
+                with pytest.raises(StopIteration) as stop:
+                    next(ws.recv().__await__())
+                assert stop.value.value == b"two"
+                waiting = ws.recv()
+                future = waiting.send(None)  # nothing queued: yields its waiter
+                assert future._asyncio_future_blocking and not future.done()
+                waiting.close()
         run(main())
 
     def test_a_send_waits_for_a_fragmented_message_in_progress(self, options):
@@ -285,15 +285,14 @@ class TestOperations:
             yield "mented"
 
         async def main():
-            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
-                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
-                    fragmented = asyncio.ensure_future(ws.send(slow_pieces()))
-                    await asyncio.sleep(0.01)
-                    assert ws._send_lock is not None
-                    await ws.send("after")
-                    assert fragmented.done()
-                    assert await ws.recv() == "fragmented"
-                    assert await ws.recv() == "after"
+            async with echo_client(options) as ws:
+                fragmented = asyncio.ensure_future(ws.send(slow_pieces()))
+                await asyncio.sleep(0.01)
+                assert ws._send_lock is not None
+                await ws.send("after")
+                assert fragmented.done()
+                assert await ws.recv() == "fragmented"
+                assert await ws.recv() == "after"
         run(main())
 
     def test_cancelling_a_send_waiting_for_the_lock_spares_the_lock(self, options):
@@ -303,19 +302,18 @@ class TestOperations:
             yield b"b"
 
         async def main():
-            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
-                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
-                    fragmented = asyncio.ensure_future(ws.send(slow_pieces()))
-                    await asyncio.sleep(0.01)
-                    waiting = asyncio.ensure_future(ws.send("never"))
-                    await asyncio.sleep(0.01)
-                    waiting.cancel()
-                    with pytest.raises(asyncio.CancelledError):
-                        await waiting
-                    await fragmented  # the lock was shielded from the cancellation
-                    assert await ws.recv() == b"ab"
-                    await ws.send("next")
-                    assert await ws.recv() == "next"
+            async with echo_client(options) as ws:
+                fragmented = asyncio.ensure_future(ws.send(slow_pieces()))
+                await asyncio.sleep(0.01)
+                waiting = asyncio.ensure_future(ws.send("never"))
+                await asyncio.sleep(0.01)
+                waiting.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await waiting
+                await fragmented  # the lock was shielded from the cancellation
+                assert await ws.recv() == b"ab"
+                await ws.send("next")
+                assert await ws.recv() == "next"
         run(main())
 
     def test_a_send_that_fills_the_buffer_waits_for_the_drain(self, options):
@@ -343,14 +341,13 @@ class TestReadPath:
         outside it must be refused before anything is read (both twins): the
         connection then goes on as if nothing had happened."""
         async def main():
-            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
-                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
-                    size = len(ws.get_buffer(-1))
-                    for nbytes in (size + 1, -1):
-                        with pytest.raises(ValueError, match="beyond a .*-byte buffer"):
-                            ws.buffer_updated(nbytes)
-                    await ws.send("still open")
-                    assert await ws.recv() == "still open"
+            async with echo_client(options) as ws:
+                size = len(ws.get_buffer(-1))
+                for nbytes in (size + 1, -1):
+                    with pytest.raises(ValueError, match="beyond a .*-byte buffer"):
+                        ws.buffer_updated(nbytes)
+                await ws.send("still open")
+                assert await ws.recv() == "still open"
         run(main())
 
     def test_read_buffer_is_page_aligned(self, options):
@@ -462,11 +459,10 @@ class TestCallbacks:
 class TestPing:
     def test_ping_resolves_with_the_round_trip_time(self, options):
         async def main():
-            async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
-                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
-                    waiter = await ws.ping(b"abc")
-                    latency = await waiter
-                    assert 0 <= latency < 5
+            async with echo_client(options) as ws:
+                waiter = await ws.ping(b"abc")
+                latency = await waiter
+                assert 0 <= latency < 5
         run(main())
 
     def test_keepalive_fails_a_peer_that_does_not_answer(self, options):
