@@ -553,6 +553,62 @@ class TestClosing:
                 assert ws.close_code == 1001
         run(main())
 
+    def test_wait_closed_on_a_serving_server_waits_for_close(self, options):
+        async def main():
+            server = await wsfast.serve(echo, "127.0.0.1", 0, close_timeout=0.1, **options)
+            ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options)
+            waiting = asyncio.ensure_future(server.wait_closed())
+            await asyncio.sleep(0.5)  # five close timeouts: no handler may be cancelled
+            assert not waiting.done()
+            await ws.send("still here")
+            assert await ws.recv() == "still here"
+            assert server.is_serving()
+            impatient = asyncio.ensure_future(server.wait_closed())
+            await asyncio.sleep(0)
+            impatient.cancel()  # must not cancel what the other waiter waits for
+            server.close()
+            await waiting
+            await ws.wait_closed()
+            assert ws.close_code == 1001
+        run(main())
+
+    def test_shutdown_cancels_a_handler_that_ignores_the_closure(self, options):
+        cancelled = []
+
+        async def sleeper(websocket):
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                cancelled.append(websocket.close_code)
+                raise
+
+        async def main():
+            server = await wsfast.serve(sleeper, "127.0.0.1", 0, close_timeout=0.2, **options)
+            ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options)
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            server.close()
+            await server.wait_closed()
+            assert loop.time() - started < 5
+            assert cancelled == [1001]  # after the closing handshake, not before
+            await ws.wait_closed()
+            assert ws.close_code == 1001
+        run(main())
+
+    def test_cancelling_serve_forever_shuts_down(self, options):
+        async def main():
+            server = await wsfast.serve(echo, "127.0.0.1", 0, **options)
+            serving = asyncio.ensure_future(server.serve_forever())
+            ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options)
+            serving.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await serving
+            assert not server.is_serving()
+            assert not server.websockets
+            await ws.wait_closed()
+            assert ws.close_code == 1001
+        run(main())
+
     def test_send_after_close_raises(self, options):
         async def main():
             async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:

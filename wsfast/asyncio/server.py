@@ -227,6 +227,9 @@ class Server:
             self.websockets.discard(websocket)
             if websocket.response is not None and websocket.response.status_code == 101:
                 self.open_count -= 1
+        self._note_if_all_closed()
+
+    def _note_if_all_closed(self) -> None:
         if self._closing and not self.websockets and self._all_closed is not None \
                 and not self._all_closed.done():
             self._all_closed.set_result(None)
@@ -243,9 +246,7 @@ class Server:
         if self._closing:
             return
         self._closing = True
-        self._all_closed = self._loop.create_future()
-        if not self.websockets:
-            self._all_closed.set_result(None)
+        self._note_if_all_closed()
         if self.server is not None:
             self.server.close()
         if close_connections:
@@ -261,11 +262,17 @@ class Server:
     async def wait_closed(self) -> None:
         """Wait until the server is closed and every connection has ended.
 
+        On a server still serving, this waits for :meth:`close` first (as
+        ``asyncio.Server.wait_closed`` does from Python 3.12): the handlers'
+        time limit below only starts counting once shutdown has begun.
         Connections get ``close_timeout`` for their closing handshake (then
-        they are aborted); handlers still running after that are cancelled.
+        they are aborted); handlers still running ``close_timeout`` after
+        that are cancelled, so a shutdown takes at most about twice
+        ``close_timeout``.
         """
         if self._all_closed is not None:
-            await self._all_closed
+            # shielded: a cancelled waiter must not cancel the shared future
+            await asyncio.shield(self._all_closed)
         tasks = set(self._handler_tasks)
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=self.websocket_options["close_timeout"])
@@ -389,6 +396,7 @@ class serve:
         loop = asyncio.get_running_loop()
         server = self._server
         server._loop = loop
+        server._all_closed = loop.create_future()
         server.server = await loop.create_server(server._protocol_factory, self._host,
                                                  self._port, **self._kwargs)
         return server
