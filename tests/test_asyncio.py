@@ -719,6 +719,49 @@ class TestHandshake:
                         assert await ws.recv() == message
         run(main())
 
+    def test_connection_attributes_and_headers_on_both_sides(self, options):
+        seen = {}
+
+        async def handler(websocket):
+            seen.update(path=websocket.request.path, state=websocket.state,
+                        remote=websocket.remote_address, local=websocket.local_address,
+                        token=websocket.request.headers.get("x-token"),
+                        legacy=websocket.request_headers["X-Legacy"])
+            await websocket.send("ready")
+            await websocket.wait_closed()
+            seen["end_state"] = websocket.state
+
+        async def main():
+            async with wsfast.serve(handler, "127.0.0.1", 0, extra_headers=[("X-Server", "s1")],
+                                    **options) as server:
+                ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/room/7?x=1",
+                                          additional_headers={"X-Token": "abc"},
+                                          extra_headers=[("X-Legacy", "old")], **options)
+                assert ws.state is wsfast.State.OPEN
+                assert await ws.recv() == "ready"
+                assert ws.response_headers["x-server"] == "s1"
+                assert ws.remote_address == ("127.0.0.1", port_of(server))
+                assert seen["path"] == "/room/7?x=1"
+                assert seen["state"] is wsfast.State.OPEN
+                assert (seen["token"], seen["legacy"]) == ("abc", "old")
+                assert seen["remote"] == ws.local_address
+                assert seen["local"] == ws.remote_address
+                await ws.close()
+                assert ws.state is wsfast.State.CLOSED
+            assert seen["end_state"] is wsfast.State.CLOSED
+        run(main())
+
+    def test_wss_without_a_context_verifies_with_the_default_one(self, options):
+        server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_context.load_cert_chain(DATA / "localhost.crt", DATA / "localhost.key")
+
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, ssl=server_context, **options) as server:
+                # a self-signed certificate: the system's CAs must refuse it
+                with pytest.raises(ssl.SSLCertVerificationError):
+                    await wsfast.connect(f"wss://localhost:{port_of(server)}/", **options)
+        run(main())
+
     def test_plain_http_request_gets_an_error_response(self, options):
         async def main():
             async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
