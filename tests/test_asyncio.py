@@ -92,6 +92,25 @@ class TestEcho:
                 assert await ws.recv() == b"abcd"
         run(main())
 
+    @pytest.mark.parametrize("size", [125, 126, 65535, 65536])
+    def test_fragments_on_length_boundaries(self, options, size):
+        async def pieces(chunks):
+            for chunk in chunks:
+                yield chunk
+
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, max_size=None, **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", max_size=None,
+                                          **options) as ws:
+                    # fragments of `size` UTF-8 bytes, the first ending on a 2-byte character
+                    text = ["a" * (size - 2) + "é", "é" * (size // 2), "z"]
+                    await ws.send(text)
+                    assert await ws.recv() == "".join(text)
+                    chunks = [bytes([i]) * size for i in range(3)]
+                    await ws.send(pieces(chunks))
+                    assert await ws.recv() == b"".join(chunks)
+        run(main())
+
     def test_many_pipelined_messages_arrive_in_order(self, options):
         async def main():
             async with echo_client(options) as ws:
