@@ -58,6 +58,36 @@ async def echo_client(options):
             yield ws
 
 
+@contextlib.asynccontextmanager
+async def silent_server(backend):
+    """A server that completes the opening handshake and then only reads:
+    no pong, no closing handshake. Yields (port, future of the close code
+    and reason it received)."""
+    from wsfast.connection import ServerConnection
+
+    received = asyncio.get_running_loop().create_future()
+
+    async def handle(reader, writer):
+        server = ServerConnection(auto_pong=False, backend=backend)
+        while server.request is None:
+            server.receive_data(await reader.read(65536))
+        server.send_response(server.accept(server.events_received()[0]))
+        writer.writelines(server.data_to_send())
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                break
+            server.receive_data(data)
+            server.events_received()
+        if not received.done():
+            received.set_result(server.close_rcvd)
+        writer.close()
+
+    listener = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with listener:
+        yield listener.sockets[0].getsockname()[1], received
+
+
 @pytest.fixture
 def options(backend):
     """serve/connect options selecting the back-end under test."""
@@ -502,6 +532,18 @@ class TestPing:
                 assert client.close_rcvd == (1011, "keepalive ping timeout")
         run(main())
 
+    def test_client_keepalive_fails_a_server_that_does_not_answer(self, options):
+        async def main():
+            async with silent_server(options["backend"]) as (port, received):
+                ws = await wsfast.connect(f"ws://127.0.0.1:{port}/", ping_interval=0.05,
+                                          ping_timeout=0.1, close_timeout=0.1, **options)
+                await ws.wait_closed()
+                assert await received == (1011, "keepalive ping timeout")
+                assert ws.close_code == 1006  # the server never sent a close frame
+                with pytest.raises(ConnectionClosedError):
+                    await ws.recv()
+        run(main())
+
 
 class TestClosing:
     def test_client_close_code_reaches_the_handler(self, options):
@@ -661,6 +703,19 @@ class TestClosing:
                 await websocket.close()  # the client never answers the close frame
                 assert loop.time() - start < 2
                 writer.close()
+        run(main())
+
+    def test_client_close_timeout_aborts_a_silent_server(self, options):
+        async def main():
+            async with silent_server(options["backend"]) as (port, received):
+                ws = await wsfast.connect(f"ws://127.0.0.1:{port}/", close_timeout=0.1,
+                                          **options)
+                loop = asyncio.get_running_loop()
+                start = loop.time()
+                await ws.close(4001, "leaving")  # the server never answers
+                assert loop.time() - start < 2
+                assert ws.closed and ws.close_code == 1006
+                assert await received == (4001, "leaving")
         run(main())
 
 
