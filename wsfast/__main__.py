@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
         "echo",
         help="run an echo server until interrupted",
         description="Serve WebSocket connections that send every message back, "
-                    "until Ctrl-C. Messages are echoed with the type they arrived with.",
+                    "until Ctrl-C or SIGTERM, then close them with 1001. Messages are "
+                    "echoed with the type they arrived with.",
     )
     echo.add_argument("--host", default="localhost", help="address to listen on (localhost)")
     echo.add_argument("--port", type=int, default=8765, help="port to listen on (8765)")
@@ -78,8 +79,11 @@ def _parser() -> argparse.ArgumentParser:
                       help="time allowed for each closing step (10)")
     echo.add_argument("--backend", choices=["cython", "python"], default=None,
                       help="kernels to use (default: the process default)")
-    echo.add_argument("--uvloop", action="store_true", help="run on uvloop (if installed)")
-    echo.add_argument("-v", "--verbose", action="store_true", help="log connections")
+    echo.add_argument("--uvloop", action="store_true",
+                      help="run on uvloop (asyncio's own loop, with a warning, if uvloop "
+                           "is not installed)")
+    echo.add_argument("-v", "--verbose", action="store_true",
+                      help="log every connection's opening and closing, and refused upgrades")
     return parser
 
 
@@ -93,6 +97,7 @@ def _size(text: str) -> Optional[int]:
 def _echo(args: argparse.Namespace) -> int:
     import asyncio
     import logging
+    import signal
 
     from . import IMPLEMENTATION
     from .asyncio import serve
@@ -105,6 +110,16 @@ def _echo(args: argparse.Namespace) -> int:
             await websocket.send(message)
 
     async def main() -> None:
+        # SIGINT (Ctrl-C) and SIGTERM (docker stop, systemd) shut down the
+        # same way on every Python version: connections get 1001 and their
+        # closing handshake before the process exits.
+        loop = asyncio.get_running_loop()
+        serving = asyncio.current_task()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, serving.cancel)
+            except (NotImplementedError, RuntimeError):  # not on this platform / thread
+                pass
         async with serve(
             echo, args.host, args.port,
             max_size=args.max_size, max_frame_size=args.max_frame_size,
@@ -116,15 +131,21 @@ def _echo(args: argparse.Namespace) -> int:
             names = ", ".join(str(s.getsockname()[:2]) for s in server.sockets)
             print(f"wsfast echo server ({args.backend or IMPLEMENTATION}) on {names}; "
                   "Ctrl-C to stop", file=sys.stderr, flush=True)
-            await server.serve_forever()
+            try:
+                await server.serve_forever()
+            except asyncio.CancelledError:
+                print("wsfast echo server: shutting down", file=sys.stderr, flush=True)
 
     runner = asyncio.run
     if args.uvloop:
-        import uvloop
-
-        runner = getattr(uvloop, "run", None) or asyncio.run
-        if runner is asyncio.run:
-            uvloop.install()
+        try:
+            import uvloop
+        except ImportError:
+            logging.getLogger(__name__).warning("uvloop is not installed; using asyncio's loop")
+        else:
+            runner = getattr(uvloop, "run", None) or asyncio.run
+            if runner is asyncio.run:
+                uvloop.install()
     try:
         runner(main())
     except KeyboardInterrupt:

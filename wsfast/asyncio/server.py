@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import logging
 import socket
-from typing import Any, Awaitable, Callable, Optional, Sequence, Set, Union
+from typing import Any, Awaitable, Callable, Optional, Sequence, Set, Tuple, Union
 
 from ..connection import ServerConnection, State
 from ..deflate import PerMessageDeflate
@@ -67,6 +67,13 @@ def _takes_path(handler: Handler) -> bool:
     required = [p for p in parameters
                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
     return len(required) >= 2
+
+
+def _close_frame(code_and_reason: Optional[Tuple[int, str]]) -> str:
+    if code_and_reason is None:
+        return "none"
+    code, reason = code_and_reason
+    return f"{code} {reason!r}" if reason else str(code)
 
 
 class ServerWebSocket(WebSocket):
@@ -129,6 +136,7 @@ class ServerWebSocket(WebSocket):
             self._open_timer.cancel()
             self._open_timer = None
         if connection.state is State.OPEN:
+            logger.info("%s: connection open: %s", self._peer(), self.request.path)
             server.open_count += 1
             self._write_now()
             self._start_keepalive()
@@ -172,6 +180,11 @@ class ServerWebSocket(WebSocket):
         if self._open_timer is not None:
             self._open_timer.cancel()
             self._open_timer = None
+        if self.response is not None and self.response.status_code == 101:
+            connection = self.connection
+            logger.info("%s: connection closed; close frame sent: %s, received: %s",
+                        self._peer(), _close_frame(connection.close_sent),
+                        _close_frame(connection.close_rcvd))
         self.server._unregister(self)
 
 

@@ -1,0 +1,149 @@
+"""``python -m wsfast``: the help and the echo server, run as a user runs them."""
+
+from __future__ import annotations
+
+import platform
+import re
+import signal
+import subprocess
+import sys
+from typing import Tuple
+
+import pytest
+
+import wsfast
+from helpers import run
+from wsfast.errors import ConnectionClosedError
+
+
+def wsfast_cli(*args: str, code: str = "") -> subprocess.Popen:
+    """``python -m wsfast ARGS``; ``code`` runs first in the same process."""
+    source = f"{code}\nimport sys\nfrom wsfast.__main__ import main\nsys.exit(main())"
+    return subprocess.Popen([sys.executable, "-c", source, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def listening_port(process: subprocess.Popen) -> Tuple[int, str]:
+    """The port from the echo server's start-up line on stderr, and the
+    stderr up to it (warnings come first)."""
+    lines = []
+    while not lines or "Ctrl-C to stop" not in lines[-1]:
+        line = process.stderr.readline()
+        assert line, (lines, process.poll())
+        lines.append(line)
+    match = re.search(r"on \('[^']*', (\d+)\)", lines[-1])
+    assert match, lines
+    return int(match.group(1)), "".join(lines)
+
+
+def test_help_documents_both_commands():
+    result = subprocess.run([sys.executable, "-m", "wsfast", "--help"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0
+    assert "echo" in result.stdout and "bench" in result.stdout
+
+
+def test_echo_help_documents_its_options():
+    result = subprocess.run([sys.executable, "-m", "wsfast", "echo", "--help"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for option in ("--host", "--port", "--max-size", "--compression", "--no-compression"):
+        assert option in result.stdout
+
+
+def test_without_a_command_prints_help_and_fails():
+    result = subprocess.run([sys.executable, "-m", "wsfast"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2 and "echo" in result.stderr
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("compression", [True, False])
+def test_echo_server_serves_until_a_signal_then_closes_with_1001(backend, stop, compression):
+    flag = "--compression" if compression else "--no-compression"
+    server = wsfast_cli("echo", "--host", "127.0.0.1", "--port", "0", "--max-size", "1000",
+                        "--backend", backend.name, flag, "-v")
+    try:
+        port, _ = listening_port(server)
+
+        async def main():
+            uri = f"ws://127.0.0.1:{port}/chat"
+            async with wsfast.connect(uri, backend=backend.name) as ws:
+                extensions = ws.response_headers.get("Sec-WebSocket-Extensions")
+                assert (extensions is not None) == compression
+                for message in ["hello", b"\x00\xff" * 500]:  # 1000 bytes: the limit
+                    await ws.send(message)
+                    assert await ws.recv() == message
+            async with wsfast.connect(uri, backend=backend.name) as ws:
+                await ws.send(b"x" * 1001)
+                with pytest.raises(ConnectionClosedError):
+                    await ws.recv()
+                assert ws.close_code == 1009
+            ws = await wsfast.connect(uri, backend=backend.name)
+            await ws.send("still open")
+            assert await ws.recv() == "still open"
+            server.send_signal(stop)
+            await ws.wait_closed()
+            assert ws.close_code == 1001
+
+        run(main())
+        _, err = server.communicate(timeout=30)
+        assert server.returncode == 0, err
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert err.count("connection open: /chat") == 3  # -v logs every connection
+    # the close frames sent and received: normal closure, too big (after
+    # failing a connection the server does not wait for the answer), shutdown
+    for pattern in (r"sent: 1000, received: 1000\n", r"sent: 1009 '[^']+', received: none\n",
+                    r"sent: 1001 'server shutting down', received: 1001\n"):
+        assert re.search("connection closed; close frame " + pattern, err), err
+
+
+def test_uvloop_option_falls_back_when_uvloop_is_missing():
+    # sys.modules["uvloop"] = None makes "import uvloop" raise ImportError
+    server = wsfast_cli("echo", "--host", "127.0.0.1", "--port", "0", "--uvloop",
+                        code="import sys; sys.modules['uvloop'] = None")
+    try:
+        port, startup = listening_port(server)
+
+        async def main():
+            async with wsfast.connect(f"ws://127.0.0.1:{port}/") as ws:
+                await ws.send("on asyncio's loop")
+                assert await ws.recv() == "on asyncio's loop"
+
+        run(main())
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0, err
+    assert "uvloop is not installed" in startup
+
+
+def test_uvloop_option_runs_on_uvloop():
+    if platform.python_implementation() != "CPython":
+        pytest.skip("uvloop is a test extra on CPython only")
+    import uvloop  # on CPython a missing test extra fails here rather than skipping
+    code = ("import asyncio, sys\n"
+            "import wsfast.asyncio.server as s\n"
+            "original = s.serve._start\n"
+            "async def start(self):\n"
+            "    print('loop:', type(asyncio.get_running_loop()).__module__, file=sys.stderr)\n"
+            "    return await original(self)\n"
+            "s.serve._start = start")
+    server = wsfast_cli("echo", "--host", "127.0.0.1", "--port", "0", "--uvloop", code=code)
+    try:
+        loop_line = server.stderr.readline()
+        listening_port(server)
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0, err
+    assert loop_line.strip() == f"loop: {uvloop.Loop.__module__}"
