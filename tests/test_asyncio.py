@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import ctypes
 import gc
+import logging
 import mmap
 import os
 import pathlib
+import platform
 import ssl
 import tracemalloc
 
@@ -514,7 +516,9 @@ class TestPing:
                 assert 0 <= latency < 5
         run(main())
 
-    def test_keepalive_fails_a_peer_that_does_not_answer(self, options):
+    def test_keepalive_fails_a_peer_that_does_not_answer(self, options, caplog):
+        caplog.set_level(logging.INFO, logger="wsfast")
+
         async def main():
             async with wsfast.serve(echo, "127.0.0.1", 0, ping_interval=0.05, ping_timeout=0.1,
                                     **options) as server:
@@ -531,6 +535,8 @@ class TestPing:
                     client.events_received()
                 assert client.close_rcvd == (1011, "keepalive ping timeout")
         run(main())
+        assert [r.name for r in caplog.records if "timeout; failing" in r.getMessage()] == \
+            ["wsfast.asyncio.connection"]
 
     def test_client_keepalive_fails_a_server_that_does_not_answer(self, options):
         async def main():
@@ -590,7 +596,7 @@ class TestClosing:
                     assert ws.close_code == 1000
         run(main())
 
-    def test_handler_exception_closes_with_1011(self, options):
+    def test_handler_exception_closes_with_1011_and_is_logged(self, options, caplog):
         async def handler(websocket):
             raise RuntimeError("boom")
 
@@ -601,6 +607,10 @@ class TestClosing:
                         await ws.recv()
                     assert ws.close_code == 1011
         run(main())
+        (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert record.name == "wsfast.asyncio.server"  # a logger per module
+        assert record.getMessage() == "connection handler failed"
+        assert str(record.exc_info[1]) == "boom"
 
     def test_server_shutdown_closes_connections_with_1001(self, options):
         async def main():
@@ -1012,7 +1022,9 @@ def test_classic_run_until_complete_style(backend):
 
 
 def test_uvloop_when_installed(backend):
-    uvloop = pytest.importorskip("uvloop")
+    if platform.python_implementation() != "CPython":
+        pytest.skip("uvloop is a test extra on CPython only")
+    import uvloop  # on CPython a missing test extra fails here rather than skipping
 
     async def main():
         async with wsfast.serve(echo, "127.0.0.1", 0, backend=backend.name) as server:
