@@ -124,6 +124,62 @@ class TestEcho:
                 assert await ws.recv() == b"abcd"
         run(main())
 
+    @pytest.mark.parametrize("producer", ["raises", "async raises", "mixed types",
+                                          "cancelled"])
+    def test_a_fragmented_message_that_cannot_be_finished_fails_the_connection(
+            self, options, producer):
+        stalled = asyncio.Event
+
+        def raises():
+            yield "half"
+            raise ValueError("producer failed")
+
+        async def async_raises():
+            yield b"half"
+            raise ValueError("producer failed")
+
+        def mixed():
+            yield "half"
+            yield b"bytes"
+
+        async def main():
+            seen = []
+            stall = stalled()
+
+            async def cancelled():
+                yield "half"
+                stall.set()
+                await asyncio.sleep(30)
+                yield "never"
+
+            async def handler(websocket):
+                try:
+                    async for message in websocket:
+                        seen.append(message)
+                except ConnectionClosedError as exc:
+                    seen.append((exc.code, exc.reason))
+
+            async with wsfast.serve(handler, "127.0.0.1", 0, **options) as server:
+                ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options)
+                await ws.send("whole")
+                if producer == "cancelled":
+                    sending = asyncio.ensure_future(ws.send(cancelled()))
+                    await stall.wait()
+                    sending.cancel()
+                    with pytest.raises(asyncio.CancelledError):
+                        await sending
+                else:
+                    source = {"raises": raises, "async raises": async_raises, "mixed types": mixed}
+                    cause = TypeError if producer == "mixed types" else ValueError
+                    with pytest.raises(cause):
+                        await ws.send(source[producer]())
+                with pytest.raises(ConnectionClosedError) as info:
+                    await ws.send("after")  # the connection cannot be used any more
+                assert info.value.sent_code == 1011
+                await ws.wait_closed()
+            assert seen == ["whole", (1011, "error in fragmented message")]
+        run(main())
+
     @pytest.mark.parametrize("size", [125, 126, 65535, 65536])
     def test_fragments_on_length_boundaries(self, options, size):
         async def pieces(chunks):

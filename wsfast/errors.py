@@ -118,7 +118,8 @@ class ConnectionClosed(WebSocketError):
 
 
 class ConnectionClosedOK(ConnectionClosed):
-    """The connection ended with a normal closing handshake (1000 or 1001)."""
+    """The connection ended normally: every close code involved is 1000,
+    1001 or 1005 (a close frame without a code)."""
 
 
 class ConnectionClosedError(ConnectionClosed):

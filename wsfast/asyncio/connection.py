@@ -345,9 +345,6 @@ class WebSocket(asyncio.BufferedProtocol):
                 except (StopIteration, StopAsyncIteration):
                     break
                 if isinstance(piece, str) is not is_text:
-                    # Finish the message cleanly, then report the misuse.
-                    connection.fail(1011, "inconsistent fragment types")
-                    self._write_now()
                     raise TypeError("all fragments must be of the same type (str or bytes)")
                 connection.send_continuation(piece, fin=False)
                 self._write_soon()
@@ -359,6 +356,14 @@ class WebSocket(asyncio.BufferedProtocol):
                 await self._drain()
         except InvalidState:
             raise self._connection_closed() from None
+        except BaseException:
+            # The message is half sent and can never be finished: any other
+            # data frame would break the peer's reassembly, so the connection
+            # is unusable. Fail it (1011) and report the cause to the sender;
+            # this covers a failing or cancelled producer and a wrong type.
+            if connection.state is State.OPEN and connection.close_sent is None:
+                self._fail(1011, "error in fragmented message")
+            raise
         finally:
             self._send_lock = None
             lock.set_result(None)
