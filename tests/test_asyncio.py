@@ -547,6 +547,20 @@ class TestCallbacks:
                     ws.send_nowait(42)
         run(main())
 
+    @pytest.mark.parametrize("write_limit,expected", [(200000, (50000, 200000)),
+                                                      ((100000, 30000), (30000, 100000))])
+    def test_write_limit_sets_the_transport_water_marks(self, options, write_limit,
+                                                        expected):
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, write_limit=write_limit,
+                                    **options) as server:
+                async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/",
+                                          write_limit=write_limit, **options) as ws:
+                    assert ws._transport.get_write_buffer_limits() == expected
+                    (websocket,) = server.websockets
+                    assert websocket._transport.get_write_buffer_limits() == expected
+        run(main())
+
     def test_writing_paused_and_drain(self, options):
         async def main():
             async with client_of_a_server_that_does_not_read(options) as ws:
