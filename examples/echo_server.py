@@ -1,9 +1,14 @@
 #!/usr/bin/env python
-"""The classic echo server, modern style (``async with serve``), on wsfast."""
+"""The classic echo server, modern style (``async with serve``), on wsfast.
+
+Only the import differs from code written for the websockets library. With
+websockets 14 and later the same names come from ``websockets.asyncio.server``;
+``from wsfast.asyncio.server import serve`` is the equivalent here.
+"""
 
 import asyncio
 
-from wsfast.asyncio.server import serve
+import wsfast as websockets
 
 
 async def echo(websocket):
@@ -12,7 +17,7 @@ async def echo(websocket):
 
 
 async def main():
-    async with serve(echo, "localhost", 8765) as server:
+    async with websockets.serve(echo, "localhost", 8765) as server:
         await server.serve_forever()
 
 
