@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import re
 import signal
@@ -36,6 +37,33 @@ def listening_port(process: subprocess.Popen) -> Tuple[int, str]:
     return int(match.group(1)), "".join(lines)
 
 
+@contextlib.contextmanager
+def echo_server(*args: str, code: str = ""):
+    """``python -m wsfast echo`` on a free port: yields the process, the port
+    and the stderr printed up to the start-up line; kills it if left running."""
+    process = wsfast_cli("echo", "--host", "127.0.0.1", "--port", "0", *args, code=code)
+    try:
+        port, startup = listening_port(process)
+        yield process, port, startup
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def stop(process: subprocess.Popen, signum: int) -> str:
+    """Signal the server; it must exit with status 0. Returns the rest of stderr."""
+    process.send_signal(signum)
+    return exited(process)
+
+
+def exited(process: subprocess.Popen) -> str:
+    """Wait for the server to exit, with status 0. Returns the rest of stderr."""
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    return err
+
+
 def test_help_documents_both_commands():
     result = subprocess.run([sys.executable, "-m", "wsfast", "--help"], capture_output=True,
                             text=True, timeout=60)
@@ -57,14 +85,12 @@ def test_without_a_command_prints_help_and_fails():
     assert result.returncode == 2 and "echo" in result.stderr
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 @pytest.mark.parametrize("compression", [True, False])
-def test_echo_server_serves_until_a_signal_then_closes_with_1001(backend, stop, compression):
+def test_echo_server_serves_until_a_signal_then_closes_with_1001(backend, signum, compression):
     flag = "--compression" if compression else "--no-compression"
-    server = wsfast_cli("echo", "--host", "127.0.0.1", "--port", "0", "--max-size", "1000",
-                        "--backend", backend.name, flag, "-v")
-    try:
-        port, _ = listening_port(server)
+    with echo_server("--max-size", "1000", "--backend", backend.name, flag, "-v") as (
+            server, port, _):
 
         async def main():
             uri = f"ws://127.0.0.1:{port}/chat"
@@ -82,17 +108,12 @@ def test_echo_server_serves_until_a_signal_then_closes_with_1001(backend, stop, 
             ws = await wsfast.connect(uri, backend=backend.name)
             await ws.send("still open")
             assert await ws.recv() == "still open"
-            server.send_signal(stop)
+            server.send_signal(signum)
             await ws.wait_closed()
             assert ws.close_code == 1001
 
         run(main())
-        _, err = server.communicate(timeout=30)
-        assert server.returncode == 0, err
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.communicate()
+        err = exited(server)
     assert err.count("connection open: /chat") == 3  # -v logs every connection
     # the close frames sent and received: normal closure, too big (after
     # failing a connection the server does not wait for the answer), shutdown
@@ -103,10 +124,8 @@ def test_echo_server_serves_until_a_signal_then_closes_with_1001(backend, stop, 
 
 def test_uvloop_option_falls_back_when_uvloop_is_missing():
     # sys.modules["uvloop"] = None makes "import uvloop" raise ImportError
-    server = wsfast_cli("echo", "--host", "127.0.0.1", "--port", "0", "--uvloop",
-                        code="import sys; sys.modules['uvloop'] = None")
-    try:
-        port, startup = listening_port(server)
+    with echo_server("--uvloop", code="import sys; sys.modules['uvloop'] = None") as (
+            server, port, startup):
 
         async def main():
             async with wsfast.connect(f"ws://127.0.0.1:{port}/") as ws:
@@ -114,13 +133,7 @@ def test_uvloop_option_falls_back_when_uvloop_is_missing():
                 assert await ws.recv() == "on asyncio's loop"
 
         run(main())
-        server.send_signal(signal.SIGINT)
-        _, err = server.communicate(timeout=30)
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.communicate()
-    assert server.returncode == 0, err
+        stop(server, signal.SIGINT)
     assert "uvloop is not installed" in startup
 
 
@@ -135,15 +148,6 @@ def test_uvloop_option_runs_on_uvloop():
             "    print('loop:', type(asyncio.get_running_loop()).__module__, file=sys.stderr)\n"
             "    return await original(self)\n"
             "s.serve._start = start")
-    server = wsfast_cli("echo", "--host", "127.0.0.1", "--port", "0", "--uvloop", code=code)
-    try:
-        loop_line = server.stderr.readline()
-        listening_port(server)
-        server.send_signal(signal.SIGINT)
-        _, err = server.communicate(timeout=30)
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.communicate()
-    assert server.returncode == 0, err
-    assert loop_line.strip() == f"loop: {uvloop.Loop.__module__}"
+    with echo_server("--uvloop", code=code) as (server, _, startup):
+        stop(server, signal.SIGINT)
+    assert f"loop: {uvloop.Loop.__module__}\n" in startup
