@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import platform
 import re
@@ -14,6 +15,7 @@ import pytest
 
 import wsfast
 from helpers import run
+from wsfast.connection import ClientConnection
 from wsfast.errors import ConnectionClosedError
 
 
@@ -151,3 +153,29 @@ def test_uvloop_option_runs_on_uvloop():
     with echo_server("--uvloop", code=code) as (server, _, startup):
         stop(server, signal.SIGINT)
     assert f"loop: {uvloop.Loop.__module__}\n" in startup
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_second_signal_does_not_wait_for_the_closing_handshakes(signum):
+    with echo_server("--close-timeout", "60") as (server, port, _):
+
+        async def main():
+            # a client that completes the handshake, then never reads: the
+            # server's 1001 close frame will not be answered for 60 s
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            client = ClientConnection(f"ws://127.0.0.1:{port}/")
+            client.send_request(client.connect())
+            writer.writelines(client.data_to_send())
+            await reader.readuntil(b"\r\n\r\n")
+            loop = asyncio.get_running_loop()
+            server.send_signal(signum)
+            await asyncio.sleep(0.5)
+            assert server.poll() is None  # waiting for the closing handshake
+            started = loop.time()
+            server.send_signal(signum)
+            while server.poll() is None and loop.time() - started < 10:
+                await asyncio.sleep(0.05)
+            assert server.poll() == 0
+            writer.close()
+
+        run(main())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,7 +97,6 @@ def _size(text: str) -> Optional[int]:
 def _echo(args: argparse.Namespace) -> int:
     import asyncio
     import logging
-    import signal
 
     from . import IMPLEMENTATION
     from .asyncio import serve
@@ -110,16 +109,6 @@ def _echo(args: argparse.Namespace) -> int:
             await websocket.send(message)
 
     async def main() -> None:
-        # SIGINT (Ctrl-C) and SIGTERM (docker stop, systemd) shut down the
-        # same way on every Python version: connections get 1001 and their
-        # closing handshake before the process exits.
-        loop = asyncio.get_running_loop()
-        serving = asyncio.current_task()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(signum, serving.cancel)
-            except (NotImplementedError, RuntimeError):  # not on this platform / thread
-                pass
         async with serve(
             echo, args.host, args.port,
             max_size=args.max_size, max_frame_size=args.max_frame_size,
@@ -129,12 +118,14 @@ def _echo(args: argparse.Namespace) -> int:
             backend=args.backend,
         ) as server:
             names = ", ".join(str(s.getsockname()[:2]) for s in server.sockets)
+            _stop_on_signals(server, asyncio.current_task())
             print(f"wsfast echo server ({args.backend or IMPLEMENTATION}) on {names}; "
                   "Ctrl-C to stop", file=sys.stderr, flush=True)
             try:
                 await server.serve_forever()
             except asyncio.CancelledError:
-                print("wsfast echo server: shutting down", file=sys.stderr, flush=True)
+                print("wsfast echo server: shutting down (again to abort the connections)",
+                      file=sys.stderr, flush=True)
 
     runner = asyncio.run
     if args.uvloop:
@@ -151,6 +142,31 @@ def _echo(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _stop_on_signals(server: Any, serving: Any) -> None:
+    """SIGINT (Ctrl-C) and SIGTERM (docker stop, systemd) shut down the same
+    way on every Python version: the first cancels ``serving``, so that every
+    connection gets 1001 and up to --close-timeout for its closing handshake;
+    a second one aborts the connections still closing."""
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    received = []
+
+    def on_signal() -> None:
+        received.append(True)
+        if len(received) == 1:
+            serving.cancel()
+        else:
+            server._abort_connections()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, on_signal)
+        except (NotImplementedError, RuntimeError):  # not on this platform / thread
+            pass
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -272,6 +272,13 @@ class Server:
                 elif connection.state is State.CONNECTING and websocket._transport is not None:
                     websocket._close_transport()
 
+    def _abort_connections(self) -> None:
+        """End every connection's TCP connection now, without waiting for its
+        closing handshake (the CLI's second Ctrl-C)."""
+        for websocket in list(self.websockets):
+            if websocket._transport is not None:
+                websocket._close_transport(abort=True)
+
     async def wait_closed(self) -> None:
         """Wait until the server is closed and every connection has ended.
 
