@@ -743,11 +743,21 @@ class TestClosing:
             ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options)
             serving.cancel()
             with pytest.raises(asyncio.CancelledError):
-                await serving
+                await asyncio.wait_for(serving, 5)  # the shutdown, not a client, ends it
             assert not server.is_serving()
             assert not server.websockets
             await ws.wait_closed()
             assert ws.close_code == 1001
+        run(main())
+
+    def test_serve_forever_returns_once_the_server_is_closed(self, options):
+        async def main():
+            server = await wsfast.serve(echo, "127.0.0.1", 0, **options)
+            serving = asyncio.ensure_future(server.serve_forever())
+            ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options)
+            server.close()
+            assert await asyncio.wait_for(serving, 5) is None
+            assert ws.close_code == 1001 and not server.websockets
         run(main())
 
     def test_send_after_close_raises(self, options):

@@ -304,9 +304,18 @@ class Server:
             await self.server.wait_closed()
 
     async def serve_forever(self) -> None:
-        """Serve until cancelled (then close, as :meth:`close` does)."""
+        """Serve until cancelled (then shut down as :meth:`close` and
+        :meth:`wait_closed` do, and re-raise) or until closed.
+
+        Not ``asyncio.Server.serve_forever``: from Python 3.12.1 that one,
+        when cancelled, waits for every connection to end before it lets go,
+        so the connections would never get their 1001.
+        """
+        if self.server is None or self._all_closed is None:
+            raise RuntimeError("the server is not started")
+        await self.server.start_serving()
         try:
-            await self.server.serve_forever()
+            await asyncio.shield(self._all_closed)
         except asyncio.CancelledError:
             self.close()
             await self.wait_closed()
