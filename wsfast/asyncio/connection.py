@@ -361,7 +361,7 @@ class WebSocket(asyncio.BufferedProtocol):
             # data frame would break the peer's reassembly, so the connection
             # is unusable. Fail it (1011) and report the cause to the sender;
             # this covers a failing or cancelled producer and a wrong type.
-            if connection.state is State.OPEN and connection.close_sent is None:
+            if self.open:
                 self._fail(1011, "error in fragmented message")
             raise
         finally:
@@ -466,18 +466,19 @@ class WebSocket(asyncio.BufferedProtocol):
 
         Idempotent: calling it again waits for the same end.
         """
-        connection = self.connection
         if self._deferred_failure is not None:
             self._fail_deferred()
-        if connection.state is State.OPEN and connection.close_sent is None:
-            try:
-                connection.send_close(code, reason)
-            except InvalidState:
-                pass
-            self._write_now()
-            self._arm_close_timer()
+        self._start_closing_handshake(code, reason)
         self._stop_queue_limit()
         await self.wait_closed()
+
+    def _start_closing_handshake(self, code: int, reason: str) -> None:
+        """Send our close frame unless one was sent or the connection is not
+        open, and give the peer ``close_timeout`` to answer it."""
+        if self.open:
+            self.connection.send_close(code, reason)
+            self._write_now()
+            self._arm_close_timer()
 
     def _stop_queue_limit(self) -> None:
         """Once we close, keep reading whatever the queue holds: the peer's

@@ -264,13 +264,11 @@ class Server:
             self.server.close()
         if close_connections:
             for websocket in list(self.websockets):
-                connection = websocket.connection
-                if connection.state is State.OPEN and connection.close_sent is None:
-                    websocket.connection.send_close(1001, "server shutting down")
-                    websocket._write_now()
-                    websocket._arm_close_timer()
-                elif connection.state is State.CONNECTING and websocket._transport is not None:
-                    websocket._close_transport()
+                if websocket.connection.state is State.CONNECTING:
+                    if websocket._transport is not None:
+                        websocket._close_transport()
+                else:
+                    websocket._start_closing_handshake(1001, "server shutting down")
 
     def _abort_connections(self) -> None:
         """End every connection's TCP connection now, without waiting for its
