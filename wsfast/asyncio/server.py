@@ -85,6 +85,11 @@ class ServerWebSocket(WebSocket):
         self._handler_task: Optional[asyncio.Task] = None
         self._open_timer: Optional[asyncio.TimerHandle] = None
 
+    @property
+    def _upgraded(self) -> bool:
+        """Whether this connection answered 101 (it counts in ``open_count``)."""
+        return self.response is not None and self.response.status_code == 101
+
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self.server._register(self)
@@ -180,7 +185,7 @@ class ServerWebSocket(WebSocket):
         if self._open_timer is not None:
             self._open_timer.cancel()
             self._open_timer = None
-        if self.response is not None and self.response.status_code == 101:
+        if self._upgraded:
             connection = self.connection
             logger.info("%s: connection closed; close frame sent: %s, received: %s",
                         self._peer(), _close_frame(connection.close_sent),
@@ -238,7 +243,7 @@ class Server:
     def _unregister(self, websocket: ServerWebSocket) -> None:
         if websocket in self.websockets:
             self.websockets.discard(websocket)
-            if websocket.response is not None and websocket.response.status_code == 101:
+            if websocket._upgraded:
                 self.open_count -= 1
         self._note_if_all_closed()
 
