@@ -857,6 +857,26 @@ class TestHandshake:
                 await first.close()
         run(main())
 
+    def test_max_connections_frees_the_slot_of_a_closed_connection(self, options):
+        # A refused upgrade (503) takes no slot; a closed connection gives its slot back.
+        async def main():
+            async with wsfast.serve(echo, "127.0.0.1", 0, max_connections=1, **options) as server:
+                uri = f"ws://127.0.0.1:{port_of(server)}/"
+                first = await wsfast.connect(uri, **options)
+                with pytest.raises(InvalidHandshake):
+                    await wsfast.connect(uri, **options)
+                assert server.open_count == 1
+                await first.close()
+                for _ in range(100):  # the server sees the TCP end just after the client
+                    if server.open_count == 0:
+                        break
+                    await asyncio.sleep(0.01)
+                assert server.open_count == 0
+                async with wsfast.connect(uri, **options) as second:
+                    await second.send("again")
+                    assert await second.recv() == "again"
+        run(main())
+
     def test_subprotocol_is_agreed(self, options):
         async def handler(websocket):
             await websocket.send(websocket.subprotocol)
