@@ -25,8 +25,9 @@ def seeded_random(seed: int = 0):
 def open_pair(backend: str, *, client_options=None, server_options=None,
               uri: str = "ws://example.com/chat") -> Tuple[ClientConnection, ServerConnection]:
     """A client and a server that completed the opening handshake."""
-    client = ClientConnection(uri, backend=backend, random_bytes=seeded_random(),
-                              **(client_options or {}))
+    client_options = dict(client_options or {})
+    client_options.setdefault("random_bytes", seeded_random())
+    client = ClientConnection(uri, backend=backend, **client_options)
     server = ServerConnection(backend=backend, **(server_options or {}))
     client.send_request(client.connect())
     (request,) = transfer(client, server)

@@ -371,7 +371,7 @@ class TestOperations:
             async with echo_client(options) as ws:
                 await ws.send("one")
                 await ws.send(b"two")
-                while len(ws._messages) < 2:
+                while len(ws._stream.messages) < 2:
                     await asyncio.sleep(0.01)
                 with pytest.raises(StopIteration) as stop:
                     ws.recv().send(None)
@@ -395,7 +395,7 @@ class TestOperations:
             async with echo_client(options) as ws:
                 fragmented = asyncio.ensure_future(ws.send(slow_pieces()))
                 await asyncio.sleep(0.01)
-                assert ws._send_lock is not None
+                assert ws._stream.send_lock is not None
                 await ws.send("after")
                 assert fragmented.done()
                 assert await ws.recv() == "fragmented"
@@ -438,7 +438,7 @@ class TestOperations:
                 sending.cancel()
                 with pytest.raises(asyncio.CancelledError):
                     await sending
-                assert ws._drain_waiters and ws._drain_waiters[-1].cancelled()
+                assert ws._stream.drain_waiters and ws._stream.drain_waiters[-1].cancelled()
         run(main())
 
 
@@ -556,9 +556,9 @@ class TestCallbacks:
                                     **options) as server:
                 async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/",
                                           write_limit=write_limit, **options) as ws:
-                    assert ws._transport.get_write_buffer_limits() == expected
+                    assert ws._stream.transport.get_write_buffer_limits() == expected
                     (websocket,) = server.websockets
-                    assert websocket._transport.get_write_buffer_limits() == expected
+                    assert websocket._stream.transport.get_write_buffer_limits() == expected
         run(main())
 
     def test_writing_paused_and_drain(self, options):
@@ -1053,7 +1053,7 @@ class TestBackpressure:
                 async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", max_queue=8,
                                           **options) as ws:
                     await asyncio.sleep(0.5)
-                    queued = len(ws._messages)
+                    queued = len(ws._stream.messages)
                     stalled_at = len(sent)
                     await asyncio.sleep(0.3)
                     assert len(sent) == stalled_at, "the sender did not stop"

@@ -73,23 +73,43 @@ def test_pxd_declarations_were_used():
 
 
 @pytest.mark.skipif(PURE_ONLY, reason="pure Python was requested")
-def test_compiled_stream_core_takes_only_a_connection():
-    """The compiled StreamCore reads its Connection's hot fields by slot
-    offset (slots.h), so it refuses any other object as its connection, and
-    the offsets it reads are those of the fields getattr reads."""
-    from wsfast import _stream_c
+def test_compiled_cores_are_typed_to_their_back_end():
+    """The compiled stream core reads the connection core's fields as C
+    members and feeds its reader in place: it takes only a compiled
+    ConnectionCore, which in turn takes only the compiled reader and writer.
+    A mismatch is a TypeError when the objects are made, not a crash later."""
+    import asyncio
+
+    from wsfast import _core_c, _stream_c
     from wsfast.connection import ClientConnection
 
-    core = _stream_c.StreamCore()
-    with pytest.raises(TypeError, match="a Connection is required"):
-        core.connection = object()
-    connection = ClientConnection("ws://example.com/")
-    core.connection = connection
-    assert core.connection is connection
-    # _write_now reads and replaces connection._out by offset
-    connection._out = sentinel = [b"frame"]
-    written = []
-    core._writelines = written.append
-    core._writable = True
-    core._write_now()
-    assert written == [sentinel] and connection._out == [] and connection._out is not sentinel
+    pure = ClientConnection("ws://example.com/", backend="python")
+    compiled = ClientConnection("ws://example.com/", backend="cython")
+    assert type(compiled.core) is _core_c.ConnectionCore
+    loop = asyncio.new_event_loop()
+    try:
+        view = memoryview(bytearray(16))
+        with pytest.raises(TypeError):
+            _stream_c.StreamCore(None, pure, loop, view, 16)
+        stream = _stream_c.StreamCore(None, compiled, loop, view, 16)
+        assert stream.core is compiled.core
+    finally:
+        loop.close()
+    with pytest.raises(TypeError):
+        compiled.core.reader = pure.kernels.MessageReader(mask_required=False)
+    with pytest.raises(TypeError):
+        compiled.core.writer = pure.core.writer
+    with pytest.raises(TypeError):
+        type("Sub", (_core_c.ConnectionCore,), {})  # final, as its .pxd declares
+
+
+def test_both_connection_cores_have_the_same_fields(both):
+    """The pure core's __slots__ and the compiled core's declared fields are
+    one contract: the same names, the same initial values."""
+    from wsfast.connection import ServerConnection
+
+    compiled, pure = (ServerConnection(backend=b.name).core for b in both)
+    for name in type(pure).__slots__:
+        assert hasattr(type(compiled), name), name
+        if name not in ("writer", "on_control"):  # each connection's own
+            assert getattr(compiled, name) == getattr(pure, name), name

@@ -612,7 +612,7 @@ class TestProperties:
     def test_both_back_ends_send_identical_bytes(self, both, script):
         outputs = []
         for kernels in both:
-            client = ClientConnection("ws://x/", backend=kernels.name, random_bytes=seeded_random(7))
-            client.state = State.OPEN  # skip the handshake: only framing is compared
+            client, _ = open_pair(kernels.name, client_options=dict(random_bytes=seeded_random(7)))
+            client.data_to_send()  # the handshake: only framing is compared
             outputs.append(play(client, script))
         assert outputs[0] == outputs[1]

@@ -35,6 +35,7 @@ KERNELS = (
     "MessageReader",
     "FrameWriter",
     "MessageWaiter",
+    "ConnectionCore",
     "StreamCore",
 )
 
@@ -46,7 +47,7 @@ class Backend(types.SimpleNamespace):
 
 
 def _pure() -> Backend:
-    from . import _framing_py, _mask_py, _reader_py, _stream_py, _utf8_py, _waiter_py
+    from . import _core_py, _framing_py, _mask_py, _reader_py, _stream_py, _utf8_py, _waiter_py
 
     return Backend(
         name="python",
@@ -59,12 +60,13 @@ def _pure() -> Backend:
         FrameWriter=_framing_py.FrameWriter,
         MessageReader=_reader_py.MessageReader,
         MessageWaiter=_waiter_py.MessageWaiter,
+        ConnectionCore=_core_py.ConnectionCore,
         StreamCore=_stream_py.StreamCore,
     )
 
 
 def _compiled() -> Backend:
-    from . import _framing_c, _mask_c, _reader_c, _stream_c, _utf8_c, _waiter_c  # type: ignore[attr-defined]
+    from . import _core_c, _framing_c, _mask_c, _reader_c, _stream_c, _utf8_c, _waiter_c  # type: ignore[attr-defined]
 
     return Backend(
         name="cython",
@@ -77,6 +79,7 @@ def _compiled() -> Backend:
         FrameWriter=_framing_c.FrameWriter,
         MessageReader=_reader_c.MessageReader,
         MessageWaiter=_waiter_c.MessageWaiter,
+        ConnectionCore=_core_c.ConnectionCore,
         StreamCore=_stream_c.StreamCore,
     )
 

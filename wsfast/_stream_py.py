@@ -1,18 +1,28 @@
-"""The per-message path of the asyncio WebSocket; twin of src_c/wsfast/_stream_c.pyx.
+"""The per-message path of the asyncio WebSocket; twin of src_c/wsfast/_stream_c.pyx
+(declared in _stream_c.pxd).
 
-:class:`StreamCore` is the base of every :class:`wsfast.asyncio.WebSocket`
-(the concrete classes are made per back-end: see
-``wsfast.asyncio.connection.websocket_class``). It holds what runs once per
-read and once per sent message -- the ``BufferedProtocol`` read callbacks,
-queueing or handing out messages, ``recv``, ``send`` of a str or bytes,
-writing frames -- and nothing else; every
-rarer path (control frames, errors, closing, flow control) is a method of
-the WebSocket that this class calls by name.
+Every :class:`wsfast.asyncio.connection.WebSocket` owns one
+:class:`StreamCore` of its connection's back-end. The stream core holds what
+runs once per read and once per sent message -- the ``BufferedProtocol`` read
+callbacks, queueing or handing out messages, ``recv``, ``send`` of a str or
+bytes, writing frames -- and the fields those need; the WebSocket binds these
+methods to itself when it is made (so a call costs no extra frame), and does
+everything rarer itself.
 
-Why it is a separate class with a compiled twin: on a request/response loop
+Why it is a separate object with a compiled twin: on a request/response loop
 the asyncio layer, not the codec, was most of the CPU time per message (about
 twenty Python-level calls per round trip). Compiled, these methods are C
 calls; the behaviour is this file's, and the test-suite runs over both.
+
+The two contracts it stands between, both declared:
+
+* below, the connection's :class:`~wsfast._core_py.ConnectionCore` (reader,
+  outbox, state flags): read and written through its fields and its
+  ``feed`` / ``write`` / ``take_out``, never through the connection;
+* above, its owner, a :class:`StreamOwner` (the WebSocket): the rare paths
+  are the five methods that protocol names, and nothing else of the owner is
+  called. The owner in turn reads and sets the fields listed in
+  ``StreamCore.__slots__`` (the compiled twin declares the same ones).
 
 One difference in form, not in behaviour: ``recv``, ``__anext__`` and
 ``send`` are coroutines here, while the compiled twin returns an
@@ -22,36 +32,28 @@ a coroutine is the cheaper of the two. ``TestOperations`` in
 tests/test_asyncio.py holds both to what a coroutine does: nothing happens
 before the await and errors are raised there, ``asyncio.create_task`` takes
 them, a cancelled ``send`` spares a fragmented message's lock.
-
-Fields set by ``WebSocket.__init__`` (declared in the compiled twin):
-``connection``, ``on_message``, ``max_queue``, ``_loop``, ``_messages`` (deque
-of message events), ``_recv_waiter`` (a MessageWaiter, which each twin takes
-from its own waiter module), ``_resolved`` (a future resolved with None, see
-MessageWaiter._argument_for), ``_frame_writer`` (the connection's
-``_writer``, which it never replaces), ``_view`` (the shared read buffer),
-``_transport``, ``_writelines``, ``_writable``, ``_reading_paused``, ``_writing_paused``,
-``_send_lock``, ``_wrote``, ``_pending_bytes``, ``_flush_handle``, and the
-WebSocket's ``_lost`` (future of connection_lost), ``_closed_exc`` and
-``_deferred_failure``, which ``recv`` reads on every wait.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Union
+import collections
+from typing import Any, Callable, Deque, List, Optional, Union
+
+try:
+    from typing import Protocol
+except ImportError:  # pragma: no cover - Python < 3.8 is not supported anyway
+    Protocol = object  # type: ignore[assignment]
 
 from ._waiter_py import MessageWaiter
+from .defaults import FLUSH_THRESHOLD
 from .errors import ConcurrencyError, ConnectionClosedOK, InvalidState
 from .frames import Opcode
 from .state import State
 
-__all__ = ["StreamCore", "FLUSH_THRESHOLD"]
-
-#: Write out collected frames once this many payload bytes are waiting.
-FLUSH_THRESHOLD = 64 * 1024
+__all__ = ["StreamCore", "StreamOwner"]
 
 _CONNECTING = State.CONNECTING
-_CLOSING = State.CLOSING
 _shield = asyncio.shield
 _TEXT = int(Opcode.TEXT)
 _BINARY = int(Opcode.BINARY)
@@ -59,205 +61,265 @@ _BINARY = int(Opcode.BINARY)
 Data = Union[str, bytes]
 
 
+class StreamOwner(Protocol):
+    """What a stream core calls on its owner: the slow paths, and only these."""
+
+    def _handle_events(self, events: List[Any]) -> None:
+        """A read brought events that need more than queueing: control
+        frames, an error, the handshake (the codec already answered them)."""
+
+    def _callback_failed(self) -> None:
+        """The ``on_message`` callback raised (the exception is being handled)."""
+
+    def _recv_refusal(self) -> Optional[BaseException]:
+        """Called before ``recv`` waits when the connection may have ended
+        (a close received, a deferred failure, the TCP connection lost): the
+        exception ``recv`` must raise, or None to wait after all."""
+
+    def _send_refusal(self) -> BaseException:
+        """The exception a send that cannot happen raises (closed, or a
+        fragmented message in progress)."""
+
+    async def _send_iterable(self, message: Any) -> None:
+        """``send`` of anything but str and bytes-like: fragments, or TypeError."""
+
+
 class StreamCore:
     """Read callbacks, message queueing, recv/send and frame writing of a WebSocket."""
+
+    __slots__ = (
+        "owner",  # the StreamOwner
+        "connection",  # the sans-I/O Connection, for what the core's fast paths do not cover
+        "core",  # the connection's ConnectionCore
+        "loop",
+        "view",  # the shared read buffer (a memoryview)
+        "on_message",  # the owner's on_message callback, or None
+        "max_queue",  # pause reading beyond this many queued messages; None: never
+        "messages",  # deque of message events waiting for recv
+        "recv_waiter",  # the MessageWaiter a task in recv waits on, or None
+        "resolved",  # a future resolved with None (see MessageWaiter._argument_for)
+        "transport",
+        "writelines",  # writes a list of frames to the transport, with flow control
+        "writable",  # the transport accepts writes
+        "reading_paused",
+        "writing_paused",
+        "wrote",  # a frame was written since the last read / flush
+        "pending_bytes",  # payload bytes collected since the last write
+        "flush_handle",  # the call_soon handle of flush(), or None
+        "send_lock",  # a future while a fragmented message is being sent, or None
+        "lost",  # future of connection_lost
+        "closed_exc",  # the final ConnectionClosed, once the TCP connection ended
+        "deferred_failure",  # timer of a protocol error deferred behind queued messages
+        "drain_waiters",  # futures of senders waiting for resume_writing
+    )
+
+    def __init__(self, owner: StreamOwner, connection: Any, loop: asyncio.AbstractEventLoop,
+                 view: memoryview, max_queue: Optional[int]) -> None:
+        self.owner = owner
+        self.connection = connection
+        self.core = connection.core
+        self.loop = loop
+        self.view = view
+        self.on_message: Optional[Callable[[Data], Any]] = None
+        self.max_queue = max_queue
+        self.messages: Deque[Any] = collections.deque()
+        self.recv_waiter: Any = None
+        self.resolved = loop.create_future()
+        self.resolved.set_result(None)
+        self.transport: Any = None
+        self.writelines: Any = None
+        self.writable = False
+        self.reading_paused = False
+        self.writing_paused = False
+        self.wrote = False
+        self.pending_bytes = 0
+        self.flush_handle: Optional[asyncio.Handle] = None
+        self.send_lock: Optional[asyncio.Future] = None
+        self.lost = loop.create_future()
+        self.closed_exc: Optional[BaseException] = None
+        self.deferred_failure: Optional[asyncio.TimerHandle] = None
+        self.drain_waiters: Deque[asyncio.Future] = collections.deque()
 
     # -- asyncio.BufferedProtocol ---------------------------------------------
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self._view
+        return self.view
 
     def buffer_updated(self, nbytes: int) -> None:
-        self._wrote = False
-        connection = self.connection
-        reader = connection._reader
-        if reader is not None and not connection._events:
-            # receive()'s work, without its two frames (the connection's fast lane)
-            view = self._view
+        self.wrote = False
+        core = self.core
+        if core.reader is not None and not core.events:
+            # the connection's receive(), without its frames (the core's fast path)
+            view = self.view
             if not 0 <= nbytes <= len(view):  # what the compiled twin reads in place
                 raise ValueError(f"buffer_updated({nbytes}) beyond a {len(view)}-byte buffer")
-            events = reader.feed(view[:nbytes])
-            if reader.control_events or reader.error is not None:
-                connection._act_on_control(reader)
-                connection.control_received = False
-                self._handle_events(events)
-                return
-        elif connection.state is _CONNECTING:  # the handshake parser keeps what it is given
-            self._handle_events(connection.receive(bytes(self._view[:nbytes])))
+            events = core.feed(view[:nbytes])
+        elif core.state is _CONNECTING:  # the handshake parser keeps what it is given
+            self.owner._handle_events(self.connection.receive(bytes(self.view[:nbytes])))
             return
-        else:
-            events = connection.receive(self._view[:nbytes])
-            if connection.control_received:
-                connection.control_received = False
-                self._handle_events(events)
-                return
+        else:  # events left by the handshake, or reading has stopped
+            events = self.connection.receive(self.view[:nbytes])
+        if core.control_received:
+            core.control_received = False
+            self.owner._handle_events(events)
+            return
         if not events:
             return
-        messages = self._messages
+        messages = self.messages
         on_message = self.on_message
         if on_message is not None and not messages:
-            self._deliver(events, on_message)
+            self.deliver(events, on_message)
             return
         messages.extend(events)
-        self._wake_receiver()
-        self._limit_queue()
+        self.wake_receiver()
+        self.limit_queue()
 
     def data_received(self, data: bytes) -> None:  # pragma: no cover - Protocol fallback
         n = len(data)
-        self._view[:n] = data
+        self.view[:n] = data
         self.buffer_updated(n)
 
-    def _wake_receiver(self) -> None:
+    def wake_receiver(self) -> None:
         """Resolve the recv() waiter: new messages, or the connection ends.
         (It may run the waiting task right here: see MessageWaiter.)"""
-        waiter = self._recv_waiter
+        waiter = self.recv_waiter
         if waiter is not None:
-            self._recv_waiter = None
+            self.recv_waiter = None
             waiter.set_result(None)  # a done waiter ignores it
 
-    def _limit_queue(self) -> None:
+    def limit_queue(self) -> None:
         """Pause reading while more than max_queue messages wait for recv()."""
-        if (self.max_queue is not None and len(self._messages) > self.max_queue
-                and not self._reading_paused and self._writable):
-            self._reading_paused = True
-            self._transport.pause_reading()
+        if (self.max_queue is not None and len(self.messages) > self.max_queue
+                and not self.reading_paused and self.writable):
+            self.reading_paused = True
+            self.transport.pause_reading()
 
-    def _deliver(self, events: list, on_message: Callable[[Data], Any]) -> None:
+    def resume_reading(self) -> None:
+        self.reading_paused = False
+        if self.transport is not None and not self.lost.done():
+            self.transport.resume_reading()
+
+    def deliver(self, events: list, on_message: Callable[[Data], Any]) -> None:
         """Hand data messages to the on_message callback (in order)."""
         for event in events:
             try:
                 on_message(event.data)
             except Exception:  # noqa: BLE001 - report, then fail the connection
-                self._callback_failed()
+                self.owner._callback_failed()
                 return
 
     # -- receiving -----------------------------------------------------------
 
-    async def recv(self) -> Data:
-        """Wait for the next message: ``str`` for text (``bytes`` if the
-        connection was opened with ``text_as_bytes=True``), ``bytes`` for binary.
+    def __aiter__(self) -> "StreamCore":
+        return self
 
-        Raises:
-            ConnectionClosedOK: the connection was closed normally.
-            ConnectionClosedError: it ended with an error or abnormally.
-            ConcurrencyError: another coroutine is already waiting in ``recv``.
-        """
-        messages = self._messages
+    async def recv(self) -> Data:
+        """Wait for the next message (see WebSocket.recv)."""
+        messages = self.messages
         while not messages:
-            await self._message_waiter()
+            await self.message_waiter()
         event = messages.popleft()
-        if self._reading_paused and len(messages) <= self._resume_level():
-            self._resume_reading()
+        if self.reading_paused and len(messages) <= (self.max_queue or 0) // 4:
+            self.resume_reading()
         return event.data
 
     async def __anext__(self) -> Data:
         """``async for message in websocket``: ends quietly on a normal close."""
-        messages = self._messages
+        messages = self.messages
         while not messages:
             try:
-                waiter = self._message_waiter()
+                waiter = self.message_waiter()
             except ConnectionClosedOK:
                 raise StopAsyncIteration from None
             await waiter
         event = messages.popleft()
-        if self._reading_paused and len(messages) <= self._resume_level():
-            self._resume_reading()
+        if self.reading_paused and len(messages) <= (self.max_queue or 0) // 4:
+            self.resume_reading()
         return event.data
 
-    def _message_waiter(self) -> Any:
+    def message_waiter(self) -> Any:
         """A waiter resolved when messages arrive or the connection ends, or
         the exception to raise now. (A plain function, not a coroutine: one
         frame less per wait on the round-trip path.)"""
-        if self._deferred_failure is not None:
-            self._fail_deferred()  # everything before the violation was taken
-        # connection_lost sets _closed_exc (through _connection_closed) as it
-        # resolves _lost: one test covers both.
-        if self._closed_exc is not None:
-            raise self._connection_closed()
-        connection = self.connection
-        if connection.state is _CLOSING and connection.close_rcvd is not None:
-            raise self._connection_closed()
-        waiter = self._recv_waiter
+        if (self.deferred_failure is not None or self.closed_exc is not None
+                or self.core.recv_closed):
+            refusal = self.owner._recv_refusal()
+            if refusal is not None:
+                raise refusal
+        waiter = self.recv_waiter
         if waiter is not None and not waiter.done():
             raise ConcurrencyError("another coroutine is already waiting for a message")
-        waiter = self._recv_waiter = MessageWaiter(self._loop, self._resolved)
+        waiter = self.recv_waiter = MessageWaiter(self.loop, self.resolved)
         return waiter
 
     # -- sending ---------------------------------------------------------------
 
     async def send(self, message: Any) -> None:
-        """Send a message: ``str`` as text, bytes-like as binary; an iterable
-        or async iterable of them as one fragmented message.
-
-        Waits while the transport's write buffer is full (backpressure).
-
-        Raises:
-            ConnectionClosed: the connection is closing or closed.
-            TypeError: unsupported message type.
-        """
-        while self._send_lock is not None:  # a fragmented message goes first
-            await _shield(self._send_lock)
+        """Send a message (see WebSocket.send)."""
+        while self.send_lock is not None:  # a fragmented message goes first
+            await _shield(self.send_lock)
         if type(message) is str or isinstance(message, (bytes, bytearray, memoryview)):
             self.send_nowait(message)
-            if self._writing_paused:
-                await self._drain()
+            if self.writing_paused:
+                await self.drain_waiter()
         else:
-            await self._send_iterable(message)
+            await self.owner._send_iterable(message)
 
     def send_nowait(self, message: Data) -> None:
-        """Send a ``str`` (text) or bytes-like (binary) message without
-        waiting: the frame is written at once or at the end of the loop
-        iteration. For ``on_message`` callbacks and other synchronous code;
-        such a sender should respect :attr:`writing_paused` (or ``await
-        drain()``) so that a slow peer cannot make the write buffer grow.
-
-        Raises:
-            ConnectionClosed: the connection is closing or closed.
-            TypeError: neither str nor bytes-like.
-        """
+        """Send a str or bytes-like message without waiting (see WebSocket.send_nowait)."""
         if type(message) is str:
             opcode = _TEXT
         elif isinstance(message, (bytes, bytearray, memoryview)):
             opcode = _BINARY
         else:
             raise TypeError(f"data must be str or bytes-like, not {type(message).__name__}")
-        connection = self.connection
-        if connection._fast_send:  # send_text / send_binary's work (the fast lane)
-            self._frame_writer.write(connection._out, opcode, message)
+        core = self.core
+        if core.fast_send:  # send_text / send_binary's work (the core's fast path)
+            core.write(opcode, message)
         else:
             try:
+                connection = self.connection
                 if opcode is _TEXT:
                     connection.send_text(message)
                 else:
                     connection.send_binary(message)
-            except InvalidState:
-                raise self._send_refused() from None
-        self._pending_bytes += len(message)
-        self._write_soon()
+            except InvalidState:  # closed, or a fragmented send in progress
+                raise self.owner._send_refusal() from None
+        self.pending_bytes += len(message)
+        self.write_soon()
 
-    def _write_soon(self) -> None:
+    def drain_waiter(self) -> "asyncio.Future[None]":
+        """A future resolved when the write buffer is below its low-water
+        mark (resume_writing), or the exception to raise now."""
+        if self.lost.done():
+            raise self.owner._send_refusal()
+        waiter = self.loop.create_future()
+        self.drain_waiters.append(waiter)
+        return waiter
+
+    def write_soon(self) -> None:
         """Write what the connection has to send: at once if nothing was
         written since the last read or flush (a reply, a lone message: no
         added latency, no extra loop iteration), else together at the end of
-        the loop iteration (a burst: one system call), or when 64 KiB wait."""
-        if not self._wrote:
-            self._wrote = True
-            self._write_now()
-        elif self._flush_handle is None:
-            self._flush_handle = self._loop.call_soon(self._flush)
-        elif self._pending_bytes >= FLUSH_THRESHOLD:
-            self._write_now()
+        the loop iteration (a burst: one system call), or when
+        FLUSH_THRESHOLD bytes wait."""
+        if not self.wrote:
+            self.wrote = True
+            self.write_now()
+        elif self.flush_handle is None:
+            self.flush_handle = self.loop.call_soon(self.flush)
+        elif self.pending_bytes >= FLUSH_THRESHOLD:
+            self.write_now()
 
-    def _flush(self) -> None:
-        self._flush_handle = None
-        self._wrote = False
-        self._write_now()
+    def flush(self) -> None:
+        self.flush_handle = None
+        self.wrote = False
+        self.write_now()
 
-    def _write_now(self) -> None:
-        self._pending_bytes = 0
-        connection = self.connection
-        data = connection._out  # data_to_send()'s work (the fast lane)
-        if data:
-            connection._out = []
-            if self._writable:
-                self._writelines(data)
+    def write_now(self) -> None:
+        self.pending_bytes = 0
+        core = self.core
+        if core.out:
+            data = core.take_out()
+            if self.writable:
+                self.writelines(data)

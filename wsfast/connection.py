@@ -22,9 +22,12 @@ State machine (RFC 6455 §4, §7)::
   :meth:`data_to_send`, never an exception; the reason is in
   :attr:`Connection.handshake_error`.
 
-Receive path: the kernel reader returns a ready list of events for each chunk;
-this module only looks at the (rare) control events it flags, so the cost per
-data message is the kernel's.
+The state rules live in :mod:`wsfast.state`; the per-message state (reader,
+writer, outbox, state flags) in a :class:`~wsfast._core_py.ConnectionCore`
+(:attr:`Connection.core`), the declared contract with I/O layers that read
+and send through it directly. Receive path: the kernel reader returns a ready
+list of events for each chunk; this module only looks at the (rare) control
+events it flags, so the cost per data message is the kernel's.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ import os
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from . import _backend, deflate, handshake
+from . import state as _state
+from .defaults import DEFAULT_FRAGMENT_OVERHEAD, DEFAULT_MAX_MESSAGE_SIZE, MAX_HEADER_SIZE, \
+    MAX_HEADERS, MAX_REQUEST_LINE
 from .errors import InvalidHandshake, InvalidState, ProtocolError
 from .events import CloseReceived, Ping, Request, Response
 from .frames import CloseCode, Opcode, serialize_close
@@ -46,9 +52,6 @@ __all__ = [
     "ClientConnection",
     "DEFAULT_MAX_MESSAGE_SIZE",
 ]
-
-#: Default limit on a message (and a frame), 1 MiB as in websockets.
-DEFAULT_MAX_MESSAGE_SIZE = 2**20
 
 _TEXT = int(Opcode.TEXT)
 _BINARY = int(Opcode.BINARY)
@@ -91,12 +94,8 @@ class Connection:
         random_bytes: source of masking keys (client), ``os.urandom``.
     """
 
-    # The fields an I/O layer reads on every message (see "the fast lane"
-    # below; ``state`` and ``close_rcvd`` before each wait for a message) are
-    # slots: read through a member descriptor instead of a dictionary lookup.
-    # Every other attribute lives in __dict__.
-    __slots__ = ("_reader", "_events", "_out", "_fast_send", "state", "close_rcvd",
-                 "__dict__", "__weakref__")
+    # The core is read on every message: a slot, not a dictionary entry.
+    __slots__ = ("_core", "__dict__", "__weakref__")
 
     is_client = False
 
@@ -106,7 +105,7 @@ class Connection:
         max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE,
         max_frame_size: Optional[int] = None,
         max_fragments: Optional[int] = None,
-        fragment_overhead: int = 16,
+        fragment_overhead: int = DEFAULT_FRAGMENT_OVERHEAD,
         text_as_bytes: bool = False,
         streaming: bool = False,
         auto_pong: bool = True,
@@ -133,28 +132,17 @@ class Connection:
         for extension in self._extensions:
             if not isinstance(extension, deflate.PerMessageDeflate):
                 raise TypeError(f"unsupported extension configuration: {extension!r}")
-        self._writer = self._kernels.FrameWriter(self.is_client, random_bytes)
-        self._reader: Any = None
+        self._core = self._kernels.ConnectionCore(
+            self._kernels.FrameWriter(self.is_client, random_bytes), self._act_on_control)
         self._deflate: Any = None  # the negotiated permessage-deflate session
-        self._events: List[Any] = []
-        self._out: List[bytes] = []
-        self.state = State.CONNECTING
         #: The protocol error that failed the connection, if any.
         self.error: Optional[ProtocolError] = None
         #: Why the opening handshake failed, if it did.
         self.handshake_error: Optional[InvalidHandshake] = None
-        #: ``(code, reason)`` of the close frame received / sent, if any.
-        self.close_rcvd: Optional[Tuple[int, str]] = None
-        self.close_sent: Optional[Tuple[int, str]] = None
         #: Subprotocol agreed in the handshake.
         self.subprotocol: Optional[str] = None
         self._close_expected = False
-        #: Set when received data contained a control frame, a close or an
-        #: error; an I/O layer that clears it can skip looking for them.
-        self.control_received = False
-        self._sending_message = False  # a fragmented message is being sent
         self._sending_compressed = False
-        self._fast_send = False  # see _refresh_send_path
         self._eof_received = False
 
     # -- properties ----------------------------------------------------------
@@ -165,9 +153,47 @@ class Connection:
         return self._kernels.name
 
     @property
+    def kernels(self) -> Any:
+        """The kernels of :attr:`backend` (a ``wsfast._backend.Backend``):
+        what an I/O layer builds its own per-message objects from."""
+        return self._kernels
+
+    @property
     def compression(self) -> Any:
         """The negotiated permessage-deflate session, or ``None``."""
         return self._deflate
+
+    @property
+    def core(self) -> Any:
+        """The :class:`~wsfast._core_py.ConnectionCore` (of this connection's
+        back-end): reader, writer, outbox and state flags, the contract with
+        an I/O layer that reads and sends through them directly."""
+        return self._core
+
+    @property
+    def state(self) -> State:
+        """CONNECTING, OPEN, CLOSING or CLOSED (see :mod:`wsfast.state`)."""
+        return self._core.state
+
+    @property
+    def close_rcvd(self) -> Optional[Tuple[int, str]]:
+        """``(code, reason)`` of the close frame received, if any."""
+        return self._core.close_rcvd
+
+    @property
+    def close_sent(self) -> Optional[Tuple[int, str]]:
+        """``(code, reason)`` of the close frame sent, if any."""
+        return self._core.close_sent
+
+    @property
+    def control_received(self) -> bool:
+        """Set when received data contained a control frame, a close or an
+        error; an I/O layer that clears it can skip looking for them."""
+        return self._core.control_received
+
+    @control_received.setter
+    def control_received(self, value: bool) -> None:
+        self._core.control_received = value
 
     # -- bytes in, events out -------------------------------------------------
 
@@ -179,32 +205,27 @@ class Connection:
         """
         events = self._feed(data)
         if events:
-            if self._events:
-                self._events += events
-            else:
-                self._events = events
+            self._core.events += events
 
     def receive(self, data: bytes) -> List[Any]:
         """:meth:`receive_data` then :meth:`events_received`, in one call:
         the events completed so far, including those ``data`` completed.
         (I/O layers use it on their hot path: one call per read.)"""
         events = self._feed(data)
-        if self._events:  # left by earlier calls or by the handshake
-            pending, self._events = self._events, []
+        core = self._core
+        if core.events:  # left by earlier calls or by the handshake
+            pending, core.events = core.events, []
             pending += events
             return pending
         return events
 
     def _feed(self, data: bytes) -> List[Any]:
         """The events data completes after the handshake; handshake events
-        (and frames that came with the 101) go to self._events."""
-        reader = self._reader
-        if reader is not None:
-            events = reader.feed(data)
-            if reader.control_events or reader.error is not None:
-                self._act_on_control(reader)
-            return events
-        if self.state is State.CONNECTING:
+        (and frames that came with the 101) go to the core's events."""
+        core = self._core
+        if core.reader is not None:
+            return core.feed(data)
+        if core.state is State.CONNECTING:
             self._receive_handshake(data)
         return []
 
@@ -213,20 +234,18 @@ class Connection:
         if self._eof_received:
             return
         self._eof_received = True
-        self.state = State.CLOSED
-        self._fast_send = False
-        self._reader = None
+        _state.eof(self._core)
         self._close_expected = True
 
     def events_received(self) -> List[Any]:
         """Events completed since the last call (oldest first)."""
-        events, self._events = self._events, []
+        core = self._core
+        events, core.events = core.events, []
         return events
 
     def data_to_send(self) -> List[bytes]:
         """Bytes to write to the network since the last call, for ``writelines``."""
-        out, self._out = self._out, []
-        return out
+        return self._core.take_out()
 
     def close_expected(self) -> bool:
         """Whether the TCP connection should end now.
@@ -251,8 +270,9 @@ class Connection:
             InvalidState: the connection is not open, or a fragmented message
                 is in progress (use :meth:`send_continuation`).
         """
-        if self._fast_send and fin:
-            self._writer.write(self._out, _TEXT, data)
+        core = self._core
+        if core.fast_send and fin:
+            core.write(_TEXT, data)
         else:
             self._send_start(_TEXT, data, fin, compress)
 
@@ -262,8 +282,9 @@ class Connection:
         Raises:
             InvalidState: as for :meth:`send_text`.
         """
-        if self._fast_send and fin:
-            self._writer.write(self._out, _BINARY, data)
+        core = self._core
+        if core.fast_send and fin:
+            core.write(_BINARY, data)
         else:
             self._send_start(_BINARY, data, fin, compress)
 
@@ -273,12 +294,12 @@ class Connection:
         Raises:
             InvalidState: no fragmented message is in progress.
         """
-        if not self._sending_message:
+        if not self._core.sending_fragmented:
             raise InvalidState("no fragmented message in progress")
         self._check_can_send_data()
         self._send_data(_CONTINUATION, data, fin, self._sending_compressed)
-        self._sending_message = not fin
-        self._refresh_send_path()
+        if fin:
+            _state.fragmented_send(self._core, False)
 
     def send_ping(self, data: Data = b"") -> None:
         """Send a ping (at most 125 bytes).
@@ -287,12 +308,12 @@ class Connection:
             InvalidState: a close frame was already sent.
         """
         self._check_can_send_control()
-        self._writer.write(self._out, _PING, data)
+        self._core.write(_PING, data)
 
     def send_pong(self, data: Data = b"") -> None:
         """Send a pong (at most 125 bytes)."""
         self._check_can_send_control()
-        self._writer.write(self._out, _PONG, data)
+        self._core.write(_PONG, data)
 
     def send_close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Start (or complete) the closing handshake (RFC 6455 §7.1.2).
@@ -304,70 +325,48 @@ class Connection:
                 is not open.
             ValueError: the code may not be sent or the reason is too long.
         """
-        if self.state is State.CONNECTING:
+        core = self._core
+        if core.state is State.CONNECTING:
             raise InvalidState("the opening handshake is not complete")
-        if self.close_sent is not None or self.state is State.CLOSED:
+        if core.close_sent is not None or core.state is State.CLOSED:
             raise InvalidState("a close frame was already sent")
         self._send_close_frame(code, reason)
 
     def fail(self, code: int = CloseCode.PROTOCOL_ERROR, reason: str = "") -> None:
         """Fail the connection (RFC 6455 §7.1.7): send a close frame unless one
         was sent, stop reading, and expect the TCP connection to end."""
-        if self.state in (State.OPEN, State.CLOSING) and self.close_sent is None:
+        core = self._core
+        if core.can_send_control:  # open or closing, and no close frame sent yet
             self._send_close_frame(code, reason)
-        if self._reader is not None:
-            self._reader = None
-        if self.state is State.OPEN:
-            self.state = State.CLOSING
-        self._fast_send = False
+        _state.failed(core)
         self._close_expected = True
 
     # -- internals -----------------------------------------------------------------
 
     def _check_can_send_data(self) -> None:
-        if self.state is not State.OPEN or self.close_sent is not None:
+        if not self._core.can_send_data:
             raise InvalidState(f"cannot send data in state {self.state.name}")
 
     def _check_can_send_control(self) -> None:
-        if self.state not in (State.OPEN, State.CLOSING) or self.close_sent is not None:
+        if not self._core.can_send_control:
             raise InvalidState(f"cannot send a control frame in state {self.state.name}")
 
     def _send_start(self, opcode: int, data: Data, fin: bool, compress: Optional[bool]) -> None:
-        if self._sending_message:
+        core = self._core
+        if core.sending_fragmented:
             raise InvalidState("a fragmented message is in progress: use send_continuation")
         self._check_can_send_data()
         session = self._deflate
         if session is None:
-            self._writer.write(self._out, opcode, data, fin)
+            core.write(opcode, data, fin)
         else:
             if isinstance(data, str):
                 data = data.encode("utf-8")
             use = session.should_compress(len(data)) if compress is None else bool(compress)
             self._send_data(opcode, data, fin, use)
             self._sending_compressed = use
-        self._sending_message = not fin
-        self._refresh_send_path()
-
-    # -- the fast lane of I/O layers ----------------------------------------------
-    #
-    # A small message costs a handful of Python frames in receive() / _feed(),
-    # send_text() and data_to_send(): on a request/response loop, a third of
-    # the CPU per message. wsfast's own I/O layer (StreamCore, both twins)
-    # therefore does what those methods do without calling them, and only
-    # under these conditions, which this class keeps true:
-    #
-    # * reading: when ``_reader`` is not None and ``_events`` is empty,
-    #   ``events = _reader.feed(data)``, then, if ``_reader.control_events``
-    #   or ``_reader.error is not None``, ``_act_on_control(_reader)``;
-    # * sending: while ``_fast_send`` is true, ``_writer.write(_out, opcode,
-    #   data)`` for a whole text or binary message;
-    # * writing: take ``_out`` and put a new empty list in its place.
-
-    def _refresh_send_path(self) -> None:
-        """send_text / send_binary skip every check while this is true: call
-        it after any change of state, close_sent, _sending_message or _deflate."""
-        self._fast_send = (self.state is State.OPEN and self.close_sent is None
-                           and not self._sending_message and self._deflate is None)
+        if not fin:
+            _state.fragmented_send(core, True)
 
     def _send_data(self, opcode: int, data: Data, fin: bool, compressed: bool) -> None:
         if compressed:
@@ -375,49 +374,44 @@ class Connection:
                 data = data.encode("utf-8")
             payload = self._deflate.compress(bytes(data), fin)
             # RFC 7692 §6: RSV1 on the first frame of a compressed message only.
-            self._writer.write(self._out, opcode, payload, fin, opcode != _CONTINUATION)
+            self._core.write(opcode, payload, fin, opcode != _CONTINUATION)
         else:
-            self._writer.write(self._out, opcode, data, fin)
+            self._core.write(opcode, data, fin)
 
     def _send_close_frame(self, code: int, reason: str) -> None:
         payload = serialize_close(code, reason)
-        self._writer.write(self._out, _CLOSE, payload)
-        self.close_sent = (int(code), reason)
-        self._fast_send = False
-        if self.close_rcvd is not None:
+        core = self._core
+        core.write(_CLOSE, payload)
+        _state.close_sent(core, code, reason)
+        if core.close_rcvd is not None:
             self._close_expected = True  # the closing handshake is complete
-        if self.state is State.OPEN:
-            self.state = State.CLOSING
 
     def _act_on_control(self, reader: Any) -> None:
         """Answer pings, close frames and protocol errors flagged by the reader."""
-        self.control_received = True
+        core = self._core
         for event in reader.control_events:
             if type(event) is Ping:
-                if self.auto_pong and self.close_sent is None:
-                    self._writer.write(self._out, _PONG, event.data)
+                if self.auto_pong and core.close_sent is None:
+                    core.write(_PONG, event.data)
             elif type(event) is CloseReceived:
-                self.close_rcvd = (event.code, event.reason)
-                if self.close_sent is None:
+                _state.close_received(core, event.code, event.reason)
+                if core.close_sent is None:
                     # §5.5.1: echo the status code (none if none was given).
                     self._send_close_frame(event.code, "")
                 self._close_expected = True
-                if self.state is State.OPEN:
-                    self.state = State.CLOSING
         if reader.error is not None:
             error = reader.error
             self.error = error
-            if self.defer_failure and self.close_sent is None:
-                self._reader = None  # read nothing more; the caller calls fail()
+            if self.defer_failure and core.close_sent is None:
+                core.reader = None  # read nothing more; the caller calls fail()
             else:
                 self.fail(error.close_code, error.reason)
 
     def _open(self, leftover: bytes) -> None:
         """The handshake succeeded: start reading frames."""
         inflater = self._deflate
-        self._reader = self._kernels.MessageReader(inflater=inflater, **self._reader_options)
-        self.state = State.OPEN
-        self._refresh_send_path()
+        _state.opened(self._core, self._kernels.MessageReader(inflater=inflater, **self._reader_options),
+                      compressing=inflater is not None)
         if leftover:
             self.receive_data(leftover)
 
@@ -446,9 +440,9 @@ class ServerConnection(Connection):
         self,
         *,
         subprotocols: Sequence[str] = (),
-        max_request_line: int = 8192,
-        max_headers: int = 128,
-        max_header_size: int = 8192,
+        max_request_line: int = MAX_REQUEST_LINE,
+        max_headers: int = MAX_HEADERS,
+        max_header_size: int = MAX_HEADER_SIZE,
         **options: Any,
     ) -> None:
         super().__init__(**options)
@@ -476,7 +470,7 @@ class ServerConnection(Connection):
         if request is not None:
             self.request = request
             self._leftover = self._request_parser.leftover
-            self._events.append(request)
+            self._core.events.append(request)
 
     def accept(
         self,
@@ -532,9 +526,9 @@ class ServerConnection(Connection):
     def send_response(self, response: Response) -> None:
         """Send the response to the upgrade request; a 101 opens the connection,
         anything else ends it (:meth:`close_expected` becomes true)."""
-        if self.state is not State.CONNECTING:
+        if self._core.state is not State.CONNECTING:
             raise InvalidState("the response was already sent")
-        self._out.append(handshake.serialize_response(response))
+        self._core.out.append(handshake.serialize_response(response))
         if response.status_code == 101:
             self.subprotocol = response.headers.get("Sec-WebSocket-Protocol")
             if response.headers.get("Sec-WebSocket-Extensions") is not None:
@@ -542,7 +536,7 @@ class ServerConnection(Connection):
             self._open(self._leftover)
             self._leftover = b""
         else:
-            self.state = State.CLOSED
+            _state.refused(self._core)
             self._close_expected = True
 
 
@@ -608,7 +602,7 @@ class ClientConnection(Connection):
             raise InvalidState("the request was already sent")
         self._key = request.headers["Sec-WebSocket-Key"]
         self._response_parser = handshake.ResponseParser()
-        self._out.append(handshake.serialize_request(request))
+        self._core.out.append(handshake.serialize_request(request))
 
     def _receive_handshake(self, data: bytes) -> None:
         if self._response_parser is None:
@@ -621,7 +615,7 @@ class ClientConnection(Connection):
         if response is None:
             return
         self.response = response
-        self._events.append(response)
+        self._core.events.append(response)
         try:
             subprotocol, extensions = handshake.check_response(
                 response, self._key, offered_subprotocols=self.subprotocols
@@ -648,5 +642,5 @@ class ClientConnection(Connection):
 
     def _handshake_failed(self, exc: InvalidHandshake) -> None:
         self.handshake_error = exc
-        self.state = State.CLOSED
+        _state.refused(self._core)
         self._close_expected = True

@@ -86,5 +86,6 @@ COMPILED_MODULES = (
     "_framing_c",
     "_reader_c",
     "_waiter_c",
+    "_core_c",
     "_stream_c",
 )

@@ -9,3 +9,4 @@ cdef extern from "wsfast/records.h":
     object wsf_record_new3(const wsf_record_type *rt, object a, object b, object c)
     object wsf_record_new6(const wsf_record_type *rt, object a, object b, object c,
                            object d, object e, object f)
+    object wsf_record_get(const wsf_record_type *rt, object obj, int i)

@@ -13,7 +13,7 @@
 #define WSFAST_RECORDS_H
 
 #include <Python.h>
-#include "slots.h"
+#include <structmember.h>
 
 #define WSF_RECORD_MAX_FIELDS 8
 
@@ -23,6 +23,16 @@ typedef struct {
     Py_ssize_t offset[WSF_RECORD_MAX_FIELDS];/* -1: use the descriptor's setter */
     int nfields;
 } wsf_record_type;
+
+/* Offset of the object slot a class attribute describes, if it is a
+   writable __slots__ member holding an object; else -1 (no exception). */
+static Py_ssize_t wsf_member_offset(PyObject *descr) {
+    if (Py_TYPE(descr) == &PyMemberDescr_Type) {
+        PyMemberDef *m = ((PyMemberDescrObject *)descr)->d_member;
+        if (m->type == T_OBJECT_EX && !(m->flags & READONLY)) return m->offset;
+    }
+    return -1;
+}
 
 /* Look up cls.__slots__ descriptors; returns -1 with an exception set on failure. */
 static int wsf_record_type_init(wsf_record_type *rt, PyObject *cls) {
@@ -100,6 +110,21 @@ static inline PyObject *wsf_record_new6(const wsf_record_type *rt, PyObject *a, 
                                         PyObject *c, PyObject *d, PyObject *e, PyObject *f) {
     PyObject *v[6] = {a, b, c, d, e, f};
     return wsf_record_new(rt, v);
+}
+
+/* Field i of obj, an instance of exactly rt->type (the caller checks):
+   a new reference, as getattr would give it. */
+static inline PyObject *wsf_record_get(const wsf_record_type *rt, PyObject *obj, int i) {
+    PyObject *v;
+    if (rt->offset[i] < 0)
+        return Py_TYPE(rt->descr[i])->tp_descr_get(rt->descr[i], obj, (PyObject *)rt->type);
+    v = *(PyObject **)((char *)obj + rt->offset[i]);
+    if (v == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "record field is not set");
+        return NULL;
+    }
+    Py_INCREF(v);
+    return v;
 }
 
 #endif

@@ -14,7 +14,7 @@ from typing import Any, Optional, Sequence, Union
 from ..connection import ClientConnection
 from ..deflate import PerMessageDeflate
 from ..events import Response
-from .connection import WebSocket, websocket_class
+from .connection import WebSocket
 from .server import codec_options, compression_extensions
 
 __all__ = ["connect", "ClientWebSocket", "default_client_compression"]
@@ -40,7 +40,7 @@ class ClientWebSocket(WebSocket):
         connection = self.connection
         self.request = connection.connect()
         connection.send_request(self.request)
-        self._write_now()
+        self._stream.write_now()
 
     def _handshake_event(self, event: Any) -> None:
         if type(event) is not Response:
@@ -166,13 +166,12 @@ class connect:
         port = None if "sock" in kwargs else connection.port
 
         async def open_and_handshake() -> ClientWebSocket:
-            cls = websocket_class(ClientWebSocket, connection)
             _, websocket = await loop.create_connection(
-                lambda: cls(connection, **self._options), host, port, **kwargs)
+                lambda: ClientWebSocket(connection, **self._options), host, port, **kwargs)
             try:
                 await asyncio.shield(websocket._handshake)
             except BaseException:
-                if websocket._transport is not None:
+                if websocket._stream.transport is not None:
                     websocket._close_transport(abort=True)
                 raise
             return websocket

@@ -43,16 +43,17 @@ Why it is shaped like this (all measured on the echo benchmark):
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import mmap
 import os
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Tuple, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Optional, Tuple, Union
 
 from ..connection import Connection, State
+from ..defaults import (CLOSE_TIMEOUT, DEFERRED_FAILURE_LIMIT, MAX_QUEUE, PING_INTERVAL,
+                        PING_TIMEOUT, READ_BUFFER_SIZE)
 from ..errors import (ConcurrencyError, ConnectionClosed, ConnectionClosedError,
                       ConnectionClosedOK, InvalidState)
 from ..events import BinaryMessage, CloseReceived, Pong, TextMessage
@@ -63,12 +64,7 @@ logger = logging.getLogger(__name__)
 
 Data = Union[str, bytes]
 
-#: Size of the per-thread read buffer.
-READ_BUFFER_SIZE = 256 * 1024
 
-#: Longest wait (seconds) before failing the connection for a protocol error
-#: that the codec deferred behind messages the application has not taken yet.
-DEFERRED_FAILURE_LIMIT = 1.0
 
 _local = threading.local()
 
@@ -110,23 +106,11 @@ def _private_pages(size: int) -> mmap.mmap:
     return mmap.mmap(-1, size)  # Windows: no fork
 
 
-_classes: Dict[Tuple[type, type], type] = {}
-
-
 def websocket_class(kind: type, connection: Connection) -> type:
-    """The concrete class of *kind* (a WebSocket subclass) for *connection*'s
-    back-end: that back-end's ``StreamCore``, which holds the per-message
-    methods (``wsfast/_stream_py.py`` or its compiled twin), first in the MRO
-    (before ``asyncio.BufferedProtocol``'s empty callbacks), then *kind*.
-    ``isinstance(websocket, kind)`` holds; one class per pair, made once."""
-    core = connection._kernels.StreamCore
-    key = (kind, core)
-    cls = _classes.get(key)
-    if cls is None:
-        cls = _classes[key] = type(kind.__name__, (core, kind),
-                                   {"__module__": kind.__module__, "__doc__": kind.__doc__,
-                                    "__qualname__": kind.__qualname__})
-    return cls
+    """Kept for code written against wsfast 0.1: WebSocket classes are plain
+    classes now (the per-message methods live in a stream core that each
+    WebSocket owns), so the class to instantiate is *kind* itself."""
+    return kind
 
 
 class WebSocket(asyncio.BufferedProtocol):
@@ -135,66 +119,135 @@ class WebSocket(asyncio.BufferedProtocol):
     Created by :func:`wsfast.serve` (passed to the handler) and
     :func:`wsfast.connect`; not meant to be instantiated directly.
 
+    The per-message work -- the read callbacks, :meth:`recv`, :meth:`send`,
+    :meth:`send_nowait`, ``async for`` -- is done by a stream core of the
+    connection's back-end (``wsfast/_stream_py.py`` or its compiled twin),
+    whose methods each WebSocket binds to itself when it is made: calling
+    them costs no extra frame. Every rarer path is a method of this class.
+
     Attributes:
         connection: the sans-I/O :class:`~wsfast.connection.Connection`.
         request: the upgrade request (path and headers).
         response: the upgrade response.
+        latency: round-trip time measured by the last keepalive ping, in seconds.
     """
 
     def __init__(
         self,
         connection: Connection,
         *,
-        ping_interval: Optional[float] = 20,
-        ping_timeout: Optional[float] = 20,
-        close_timeout: Optional[float] = 10,
-        max_queue: Optional[int] = 16,
+        ping_interval: Optional[float] = PING_INTERVAL,
+        ping_timeout: Optional[float] = PING_TIMEOUT,
+        close_timeout: Optional[float] = CLOSE_TIMEOUT,
+        max_queue: Optional[int] = MAX_QUEUE,
         write_limit: Optional[Union[int, Tuple[int, int]]] = None,
     ) -> None:
         self.connection = connection
         # Frames go straight to the transport and are dropped once written:
         # the compiled writer may build large masked frames in a reused buffer.
-        connection._writer.reuse_buffers = True
-        self._frame_writer = connection._writer
+        connection.core.writer.reuse_buffers = True
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.close_timeout = close_timeout
-        self.max_queue = max_queue
         self._write_limit = write_limit
         self._loop = asyncio.get_running_loop()
-        self._messages: collections.deque = collections.deque()
-        self._recv_waiter: Any = None  # a MessageWaiter of the connection's back-end
-        self._resolved = self._loop.create_future()  # what wakes a task in recv
-        self._resolved.set_result(None)
-        self._transport: Any = None
-        self._view = _read_buffer()
-        self._reading_paused = False
-        self._writing_paused = False
-        self._drain_waiters: collections.deque = collections.deque()
-        self._flush_handle: Optional[asyncio.Handle] = None
-        self._writable = False
-        self._wrote = False  # a frame was written since the last read / flush
-        self._pending_bytes = 0
+        stream = connection.kernels.StreamCore(self, connection, self._loop, _read_buffer(),
+                                               max_queue)
+        self._stream = stream
+        # The hot methods, bound to the stream core (see the class docstring).
+        self.get_buffer = stream.get_buffer  # type: ignore[method-assign]
+        self.buffer_updated = stream.buffer_updated  # type: ignore[method-assign]
+        self.recv = stream.recv  # type: ignore[method-assign]
+        self.send = stream.send  # type: ignore[method-assign]
+        self.send_nowait = stream.send_nowait  # type: ignore[method-assign]
         self._pings: Dict[bytes, Tuple[asyncio.Future, float]] = {}
         self._keepalive_handle: Optional[asyncio.TimerHandle] = None
         self._close_timer: Optional[asyncio.TimerHandle] = None
-        # A protocol error whose failure waits until the messages that came
-        # before it are consumed (see _handle_events).
-        self._deferred_failure: Optional[asyncio.TimerHandle] = None
-        self._send_lock: Optional[asyncio.Future] = None  # a fragmented send in progress
-        self._lost = self._loop.create_future()
-        self._closed_exc: Optional[ConnectionClosed] = None
-        #: Latency measured by the last keepalive ping, in seconds.
         self.latency = 0.0
-        #: Optional ``on_message(data)`` callback: when set (and no message is
-        #: waiting in the queue), each message is handed to it as soon as it
-        #: is parsed, in the event loop's reading callback, instead of being
-        #: queued for :meth:`recv`. No task switch per message: the fastest
-        #: way to consume a stream. Answer with :meth:`send_nowait`. An
-        #: exception it raises fails the connection with 1011.
-        self.on_message: Optional[Callable[[Data], Any]] = None
         self.request: Any = None
         self.response: Any = None
+
+    # -- the per-message methods (bound to the stream core per instance) ------
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """The read buffer (``asyncio.BufferedProtocol``)."""
+        return self._stream.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """*nbytes* were read into the buffer (``asyncio.BufferedProtocol``)."""
+        self._stream.buffer_updated(nbytes)
+
+    def recv(self) -> Awaitable[Data]:
+        """Wait for the next message: ``str`` for text (``bytes`` if the
+        connection was opened with ``text_as_bytes=True``), ``bytes`` for binary.
+
+        Behaves as a coroutine: nothing happens before it is awaited, and
+        ``asyncio.create_task`` and ``wait_for`` take it.
+
+        Raises:
+            ConnectionClosedOK: the connection was closed normally.
+            ConnectionClosedError: it ended with an error or abnormally.
+            ConcurrencyError: another coroutine is already waiting in ``recv``.
+        """
+        return self._stream.recv()
+
+    def send(self, message: Any) -> Awaitable[None]:
+        """Send a message: ``str`` as text, bytes-like as binary; an iterable
+        or async iterable of them as one fragmented message.
+
+        Waits while the transport's write buffer is full (backpressure).
+        Behaves as a coroutine, as :meth:`recv` does.
+
+        Raises:
+            ConnectionClosed: the connection is closing or closed.
+            TypeError: unsupported message type.
+        """
+        return self._stream.send(message)
+
+    def send_nowait(self, message: Data) -> None:
+        """Send a ``str`` (text) or bytes-like (binary) message without
+        waiting: the frame is written at once or at the end of the loop
+        iteration. For ``on_message`` callbacks and other synchronous code;
+        such a sender should respect :attr:`writing_paused` (or ``await
+        drain()``) so that a slow peer cannot make the write buffer grow.
+
+        Raises:
+            ConnectionClosed: the connection is closing or closed.
+            TypeError: neither str nor bytes-like.
+        """
+        self._stream.send_nowait(message)
+
+    def __aiter__(self) -> AsyncIterator[Data]:
+        """``async for message in websocket``: ends quietly on a normal close,
+        raises ConnectionClosedError otherwise."""
+        return self._stream
+
+    def __anext__(self) -> Awaitable[Data]:
+        return self._stream.__anext__()
+
+    @property
+    def on_message(self) -> Optional[Callable[[Data], Any]]:
+        """Optional ``on_message(data)`` callback: when set (and no message is
+        waiting in the queue), each message is handed to it as soon as it is
+        parsed, in the event loop's reading callback, instead of being queued
+        for :meth:`recv`. No task switch per message: the fastest way to
+        consume a stream. Answer with :meth:`send_nowait`. An exception it
+        raises fails the connection with 1011."""
+        return self._stream.on_message
+
+    @on_message.setter
+    def on_message(self, callback: Optional[Callable[[Data], Any]]) -> None:
+        self._stream.on_message = callback
+
+    @property
+    def max_queue(self) -> Optional[int]:
+        """Messages queued for :meth:`recv` before reading pauses (resumes at
+        a quarter of it); ``None``: no limit."""
+        return self._stream.max_queue
+
+    @max_queue.setter
+    def max_queue(self, value: Optional[int]) -> None:
+        self._stream.max_queue = value
 
     # -- what applications read --------------------------------------------
 
@@ -206,12 +259,12 @@ class WebSocket(asyncio.BufferedProtocol):
     @property
     def open(self) -> bool:
         """Whether messages can be sent."""
-        return self.connection.state is State.OPEN and self.connection.close_sent is None
+        return self.connection.core.can_send_data
 
     @property
     def closed(self) -> bool:
         """Whether the TCP connection is closed."""
-        return self._lost.done()
+        return self._stream.lost.done()
 
     @property
     def subprotocol(self) -> Optional[str]:
@@ -225,7 +278,7 @@ class WebSocket(asyncio.BufferedProtocol):
         rcvd = self.connection.close_rcvd
         if rcvd is not None:
             return rcvd[0]
-        return 1006 if self._lost.done() else None
+        return 1006 if self._stream.lost.done() else None
 
     @property
     def close_reason(self) -> Optional[str]:
@@ -233,17 +286,17 @@ class WebSocket(asyncio.BufferedProtocol):
         rcvd = self.connection.close_rcvd
         if rcvd is not None:
             return rcvd[1]
-        return "" if self._lost.done() else None
+        return "" if self._stream.lost.done() else None
 
     @property
     def remote_address(self) -> Any:
         """The peer's address, as the socket reports it."""
-        return self._transport.get_extra_info("peername") if self._transport else None
+        return self._stream.transport.get_extra_info("peername") if self._stream.transport else None
 
     @property
     def local_address(self) -> Any:
         """Our address, as the socket reports it."""
-        return self._transport.get_extra_info("sockname") if self._transport else None
+        return self._stream.transport.get_extra_info("sockname") if self._stream.transport else None
 
     @property
     def path(self) -> Optional[str]:
@@ -260,18 +313,28 @@ class WebSocket(asyncio.BufferedProtocol):
         """Headers of the upgrade response (legacy name)."""
         return self.response.headers if self.response is not None else None
 
-    # -- receiving -----------------------------------------------------------
+    # -- the stream core's slow paths (StreamOwner) ------------------------------
 
-    def __aiter__(self) -> "WebSocket":
-        return self
+    def _recv_refusal(self) -> Optional[BaseException]:
+        """What recv raises instead of waiting, if anything: first fail the
+        connection for a deferred protocol error (everything before the
+        violation was taken), then refuse once no message can come."""
+        if self._stream.deferred_failure is not None:
+            self._fail_deferred()
+        if self._stream.closed_exc is not None or self.connection.core.recv_closed:
+            return self._connection_closed()
+        return None
 
-    def _resume_level(self) -> int:
-        return (self.max_queue or 0) // 4
+    def _send_refusal(self) -> BaseException:
+        """What a send the codec refuses raises."""
+        if self._stream.send_lock is not None and self.open:
+            return RuntimeError("a fragmented message is being sent")
+        return self._connection_closed()
 
-    def _resume_reading(self) -> None:
-        self._reading_paused = False
-        if self._transport is not None and not self._lost.done():
-            self._transport.resume_reading()
+    def _callback_failed(self) -> None:
+        """The on_message callback raised: report it, fail the connection."""
+        logger.error("on_message callback failed", exc_info=True)
+        self._fail(1011, "internal error")
 
     # -- sending ---------------------------------------------------------------
 
@@ -290,30 +353,18 @@ class WebSocket(asyncio.BufferedProtocol):
                             f"not {type(message).__name__}")
 
     def _check_open(self) -> None:
-        connection = self.connection
-        if connection.state is not State.OPEN or connection.close_sent is not None:
+        if not self.connection.core.can_send_data:
             raise self._connection_closed()
 
     @property
     def writing_paused(self) -> bool:
         """Whether the transport's write buffer is above its high-water mark."""
-        return self._writing_paused
+        return self._stream.writing_paused
 
     async def drain(self) -> None:
         """Wait until the write buffer is below its low-water mark."""
-        if self._writing_paused:
+        if self._stream.writing_paused:
             await self._drain()
-
-    def _send_refused(self) -> Exception:
-        """What send_nowait raises when the codec refuses a message."""
-        if self._send_lock is not None and self.open:
-            return RuntimeError("a fragmented message is being sent")
-        return self._connection_closed()
-
-    def _callback_failed(self) -> None:
-        """The on_message callback raised: report it, fail the connection."""
-        logger.error("on_message callback failed", exc_info=True)
-        self._fail(1011, "internal error")
 
     async def _send_fragments(self, fragments: Any) -> None:
         try:
@@ -336,7 +387,7 @@ class WebSocket(asyncio.BufferedProtocol):
         if not is_text and not isinstance(first, (bytes, bytearray, memoryview)):
             raise TypeError("fragments must be str or bytes-like")
         lock = self._loop.create_future()
-        self._send_lock = lock
+        self._stream.send_lock = lock
         try:
             (connection.send_text if is_text else connection.send_binary)(first, fin=False)
             while True:
@@ -347,12 +398,12 @@ class WebSocket(asyncio.BufferedProtocol):
                 if isinstance(piece, str) is not is_text:
                     raise TypeError("all fragments must be of the same type (str or bytes)")
                 connection.send_continuation(piece, fin=False)
-                self._write_soon()
-                if self._writing_paused:
+                self._stream.write_soon()
+                if self._stream.writing_paused:
                     await self._drain()
             connection.send_continuation(b"", fin=True)
-            self._write_soon()
-            if self._writing_paused:
+            self._stream.write_soon()
+            if self._stream.writing_paused:
                 await self._drain()
         except InvalidState:
             raise self._connection_closed() from None
@@ -365,20 +416,11 @@ class WebSocket(asyncio.BufferedProtocol):
                 self._fail(1011, "error in fragmented message")
             raise
         finally:
-            self._send_lock = None
+            self._stream.send_lock = None
             lock.set_result(None)
 
     async def _drain(self) -> None:
-        await self._drain_waiter()
-
-    def _drain_waiter(self) -> "asyncio.Future[None]":
-        """A future resolved when the write buffer is below its low-water
-        mark (resume_writing), or the exception to raise now."""
-        if self._lost.done():
-            raise self._connection_closed()
-        waiter = self._loop.create_future()
-        self._drain_waiters.append(waiter)
-        return waiter
+        await self._stream.drain_waiter()
 
     # -- pings ----------------------------------------------------------------
 
@@ -408,7 +450,7 @@ class WebSocket(asyncio.BufferedProtocol):
             raise self._connection_closed() from None
         waiter = self._loop.create_future()
         self._pings[data] = (waiter, time.monotonic())
-        self._write_soon()
+        self._stream.write_soon()
         return waiter
 
     async def pong(self, data: Data = b"") -> None:
@@ -417,7 +459,7 @@ class WebSocket(asyncio.BufferedProtocol):
             self.connection.send_pong(data.encode() if isinstance(data, str) else data)
         except InvalidState:
             raise self._connection_closed() from None
-        self._write_soon()
+        self._stream.write_soon()
 
     def _pong_received(self, data: bytes) -> None:
         if data not in self._pings:
@@ -446,14 +488,14 @@ class WebSocket(asyncio.BufferedProtocol):
             return
         waiter = self._loop.create_future()
         self._pings[payload] = (waiter, time.monotonic())
-        self._write_now()
+        self._stream.write_now()
         if self.ping_timeout is not None:
             timer = self._loop.call_later(self.ping_timeout, self._ping_timed_out, waiter)
             waiter.add_done_callback(lambda _: timer.cancel())
         self._keepalive_handle = self._loop.call_later(self.ping_interval, self._keepalive)
 
     def _ping_timed_out(self, waiter: asyncio.Future) -> None:
-        if waiter.done() or self._lost.done():
+        if waiter.done() or self._stream.lost.done():
             return
         logger.info("%s: keepalive ping timeout; failing the connection", self._peer())
         self._fail(1011, "keepalive ping timeout")
@@ -466,7 +508,7 @@ class WebSocket(asyncio.BufferedProtocol):
 
         Idempotent: calling it again waits for the same end.
         """
-        if self._deferred_failure is not None:
+        if self._stream.deferred_failure is not None:
             self._fail_deferred()
         self._start_closing_handshake(code, reason)
         self._stop_queue_limit()
@@ -477,19 +519,19 @@ class WebSocket(asyncio.BufferedProtocol):
         open, and give the peer ``close_timeout`` to answer it."""
         if self.open:
             self.connection.send_close(code, reason)
-            self._write_now()
+            self._stream.write_now()
             self._arm_close_timer()
 
     def _stop_queue_limit(self) -> None:
         """Once we close, keep reading whatever the queue holds: the peer's
         close frame is behind the messages it sent first."""
         self.max_queue = None
-        if self._reading_paused:
-            self._resume_reading()
+        if self._stream.reading_paused:
+            self._stream.resume_reading()
 
     async def wait_closed(self) -> None:
         """Wait until the TCP connection is closed."""
-        await asyncio.shield(self._lost)
+        await asyncio.shield(self._stream.lost)
 
     def _arm_close_timer(self) -> None:
         if self._close_timer is None and self.close_timeout is not None:
@@ -497,25 +539,25 @@ class WebSocket(asyncio.BufferedProtocol):
 
     def _close_timed_out(self) -> None:
         self._close_timer = None
-        if self._transport is not None and not self._lost.done():
+        if self._stream.transport is not None and not self._stream.lost.done():
             logger.debug("%s: close timeout; aborting the connection", self._peer())
             self._close_transport(abort=True)
 
     def _close_transport(self, abort: bool = False) -> None:
         """Close the TCP connection (flushing what is buffered unless abort)."""
-        self._writable = False
-        if self._transport is not None:
+        self._stream.writable = False
+        if self._stream.transport is not None:
             if abort:
-                self._transport.abort()
+                self._stream.transport.abort()
             else:
-                self._transport.close()
+                self._stream.transport.close()
 
     def _fail_deferred(self) -> None:
-        handle, self._deferred_failure = self._deferred_failure, None
+        handle, self._stream.deferred_failure = self._stream.deferred_failure, None
         if handle is not None:
             handle.cancel()
         error = self.connection.error
-        if error is not None and not self.connection.close_expected() and not self._lost.done():
+        if error is not None and not self.connection.close_expected() and not self._stream.lost.done():
             self._fail(error.close_code, error.reason)
 
     def _fail(self, code: int, reason: str) -> None:
@@ -526,9 +568,9 @@ class WebSocket(asyncio.BufferedProtocol):
 
     def _after_close_expected(self) -> None:
         """The codec says the TCP connection should end."""
-        self._write_now()
-        transport = self._transport
-        if transport is None or self._lost.done():
+        self._stream.write_now()
+        transport = self._stream.transport
+        if transport is None or self._stream.lost.done():
             return
         if self.connection.is_client and self.connection.error is None \
                 and self.connection.handshake_error is None:
@@ -539,8 +581,8 @@ class WebSocket(asyncio.BufferedProtocol):
             self._arm_close_timer()  # in case the peer does not read
 
     def _connection_closed(self) -> ConnectionClosed:
-        if self._closed_exc is not None:
-            return self._closed_exc
+        if self._stream.closed_exc is not None:
+            return self._stream.closed_exc
         connection = self.connection
         rcvd = connection.close_rcvd
         sent = connection.close_sent
@@ -549,8 +591,8 @@ class WebSocket(asyncio.BufferedProtocol):
         sent_code = sent[0] if sent is not None else None
         ok = code in (1000, 1001, 1005) and (sent_code is None or sent_code in (1000, 1001, 1005))
         exc = (ConnectionClosedOK if ok else ConnectionClosedError)(code, reason, sent_code)
-        if self._lost.done():
-            self._closed_exc = exc  # final: the same exception from now on
+        if self._stream.lost.done():
+            self._stream.closed_exc = exc  # final: the same exception from now on
         return exc
 
     def _peer(self) -> str:
@@ -562,9 +604,9 @@ class WebSocket(asyncio.BufferedProtocol):
     # -- asyncio.BufferedProtocol ---------------------------------------------
 
     def connection_made(self, transport: Any) -> None:
-        self._transport = transport
-        self._writable = True  # until the transport closes (_close_transport, connection_lost)
-        self._writelines = _writer_for(transport)
+        self._stream.transport = transport
+        self._stream.writable = True  # until the transport closes (_close_transport, connection_lost)
+        self._stream.writelines = _writer_for(transport)
         if self._write_limit is not None:
             if isinstance(self._write_limit, tuple):
                 transport.set_write_buffer_limits(*self._write_limit)
@@ -573,13 +615,13 @@ class WebSocket(asyncio.BufferedProtocol):
 
     def _handle_events(self, events: list) -> None:
         """The slow path: events that need more than queueing."""
-        messages = self._messages
+        messages = self._stream.messages
         on_message = self.on_message
         for event in events:
             kind = type(event)
             if kind is TextMessage or kind is BinaryMessage:
                 if on_message is not None and not messages:
-                    self._deliver([event], on_message)
+                    self._stream.deliver([event], on_message)
                 else:
                     messages.append(event)
             elif kind is Pong:
@@ -594,21 +636,21 @@ class WebSocket(asyncio.BufferedProtocol):
         if connection.close_expected():
             self._after_close_expected()
         else:
-            self._write_now()
-            if connection.error is not None and self._deferred_failure is None:
+            self._stream.write_now()
+            if connection.error is not None and self._stream.deferred_failure is None:
                 # The codec deferred failing the connection because messages
                 # completed before the violation: let the application take
                 # (and answer) them first -- Autobahn's strict order, e.g. an
                 # echo before the close -- then fail when it asks for more,
                 # closes, or after DEFERRED_FAILURE_LIMIT at the latest.
                 if messages:
-                    self._deferred_failure = self._loop.call_later(
+                    self._stream.deferred_failure = self._loop.call_later(
                         DEFERRED_FAILURE_LIMIT, self._fail_deferred)
                 else:
                     self._fail(connection.error.close_code, connection.error.reason)
         if messages or connection.close_rcvd is not None or connection.close_expected():
-            self._wake_receiver()
-        self._limit_queue()
+            self._stream.wake_receiver()
+        self._stream.limit_queue()
 
     def _handshake_event(self, event: Any) -> None:  # pragma: no cover - per role
         raise NotImplementedError
@@ -618,31 +660,31 @@ class WebSocket(asyncio.BufferedProtocol):
         return None
 
     def pause_writing(self) -> None:
-        self._writing_paused = True
+        self._stream.writing_paused = True
 
     def resume_writing(self) -> None:
-        self._writing_paused = False
-        waiters = self._drain_waiters
+        self._stream.writing_paused = False
+        waiters = self._stream.drain_waiters
         while waiters:
             waiter = waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
 
     def connection_lost(self, exc: Optional[BaseException]) -> None:
-        self._writable = False
+        self._stream.writable = False
         self.connection.receive_eof()
-        for handle in (self._keepalive_handle, self._close_timer, self._flush_handle,
-                       self._deferred_failure):
+        for handle in (self._keepalive_handle, self._close_timer, self._stream.flush_handle,
+                       self._stream.deferred_failure):
             if handle is not None:
                 handle.cancel()
-        self._keepalive_handle = self._close_timer = self._flush_handle = None
-        self._deferred_failure = None
-        if not self._lost.done():
-            self._lost.set_result(None)
+        self._keepalive_handle = self._close_timer = self._stream.flush_handle = None
+        self._stream.deferred_failure = None
+        if not self._stream.lost.done():
+            self._stream.lost.set_result(None)
         closed = self._connection_closed()
-        self._wake_receiver()
-        while self._drain_waiters:
-            waiter = self._drain_waiters.popleft()
+        self._stream.wake_receiver()
+        while self._stream.drain_waiters:
+            waiter = self._stream.drain_waiters.popleft()
             if not waiter.done():
                 waiter.set_exception(closed)
         for ping_waiter, _ in self._pings.values():

@@ -18,7 +18,7 @@ from ..connection import ServerConnection, State
 from ..deflate import PerMessageDeflate
 from ..errors import ConnectionClosed
 from ..events import Request, Response
-from .connection import WebSocket, websocket_class
+from .connection import WebSocket
 
 __all__ = ["serve", "Server", "ServerWebSocket", "default_server_compression", "codec_options"]
 
@@ -98,7 +98,7 @@ class ServerWebSocket(WebSocket):
 
     def _open_timed_out(self) -> None:
         self._open_timer = None
-        if self.connection.state is State.CONNECTING and self._transport is not None:
+        if self.connection.state is State.CONNECTING and self._stream.transport is not None:
             logger.info("%s: opening handshake timed out", self._peer())
             self._close_transport(abort=True)
 
@@ -122,7 +122,7 @@ class ServerWebSocket(WebSocket):
         except Exception:  # noqa: BLE001 - a failing hook must not kill the server
             logger.error("process_request failed", exc_info=True)
             response = self.connection.reject(500, "Internal Server Error\n")
-        if self._transport is not None and not self._lost.done():
+        if self._stream.transport is not None and not self._stream.lost.done():
             self._respond(response)
 
     def _respond(self, response: Optional[Response]) -> None:
@@ -143,7 +143,7 @@ class ServerWebSocket(WebSocket):
         if connection.state is State.OPEN:
             logger.info("%s: connection open: %s", self._peer(), self.request.path)
             server.open_count += 1
-            self._write_now()
+            self._stream.write_now()
             self._start_keepalive()
             task = self._loop.create_task(self._run_handler())
             self._handler_task = task
@@ -178,7 +178,7 @@ class ServerWebSocket(WebSocket):
         try:
             await self.close(code, reason)
         except asyncio.CancelledError:
-            if self._transport is not None:
+            if self._stream.transport is not None:
                 self._close_transport(abort=True)
 
     def _connection_lost_hook(self, exc: Optional[BaseException]) -> None:
@@ -232,8 +232,7 @@ class Server:
 
     def _protocol_factory(self) -> ServerWebSocket:
         connection = ServerConnection(**self.connection_options)
-        return websocket_class(ServerWebSocket, connection)(self, connection,
-                                                            **self.websocket_options)
+        return ServerWebSocket(self, connection, **self.websocket_options)
 
     def _register(self, websocket: ServerWebSocket) -> None:
         self.websockets.add(websocket)
@@ -270,7 +269,7 @@ class Server:
         if close_connections:
             for websocket in list(self.websockets):
                 if websocket.connection.state is State.CONNECTING:
-                    if websocket._transport is not None:
+                    if websocket._stream.transport is not None:
                         websocket._close_transport()
                 else:
                     websocket._start_closing_handshake(1001, "server shutting down")
@@ -279,7 +278,7 @@ class Server:
         """End every connection's TCP connection now, without waiting for its
         closing handshake (the CLI's second Ctrl-C)."""
         for websocket in list(self.websockets):
-            if websocket._transport is not None:
+            if websocket._stream.transport is not None:
                 websocket._close_transport(abort=True)
 
     async def wait_closed(self) -> None:
