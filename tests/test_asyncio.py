@@ -449,10 +449,10 @@ class TestReadPath:
         connection then goes on as if nothing had happened."""
         async def main():
             async with echo_client(options) as ws:
-                size = len(ws.get_buffer(-1))
+                size = len(ws.protocol.get_buffer(-1))
                 for nbytes in (size + 1, -1):
                     with pytest.raises(ValueError, match="beyond a .*-byte buffer"):
-                        ws.buffer_updated(nbytes)
+                        ws.protocol.buffer_updated(nbytes)
                 await ws.send("still open")
                 assert await ws.recv() == "still open"
         run(main())
@@ -465,8 +465,8 @@ class TestReadPath:
             async with wsfast.serve(echo, "127.0.0.1", 0, **options) as server:
                 url = f"ws://127.0.0.1:{port_of(server)}/"
                 async with wsfast.connect(url, **options) as a, wsfast.connect(url, **options) as b:
-                    view = a.get_buffer(-1)
-                    assert b.get_buffer(-1) is view
+                    view = a.protocol.get_buffer(-1)
+                    assert b.protocol.get_buffer(-1) is view
                     assert not view.readonly and len(view) == READ_BUFFER_SIZE
                     address = ctypes.addressof((ctypes.c_char * len(view)).from_buffer(view))
                     assert address % mmap.PAGESIZE == 0

@@ -80,7 +80,7 @@ def _compiled() -> Backend:
         MessageReader=_reader_c.MessageReader,
         MessageWaiter=_waiter_c.MessageWaiter,
         ConnectionCore=_core_c.ConnectionCore,
-        StreamCore=_stream_c.StreamCore,
+        StreamCore=_stream_c.StreamProtocol,
     )
 
 

@@ -2,12 +2,15 @@
 (declared in _stream_c.pxd).
 
 Every :class:`wsfast.asyncio.connection.WebSocket` owns one
-:class:`StreamCore` of its connection's back-end. The stream core holds what
-runs once per read and once per sent message -- the ``BufferedProtocol`` read
-callbacks, queueing or handing out messages, ``recv``, ``send`` of a str or
-bytes, writing frames -- and the fields those need; the WebSocket binds these
-methods to itself when it is made (so a call costs no extra frame), and does
-everything rarer itself.
+:class:`StreamCore` of its connection's back-end, which is the
+``asyncio.BufferedProtocol`` the event loop drives. The stream core holds
+what runs once per read and once per sent message -- the read callbacks,
+queueing or handing out messages, ``recv``, ``send`` of a str or bytes,
+writing frames -- and the fields those need; the WebSocket binds ``recv``,
+``send`` and ``send_nowait`` to itself when it is made (so a call costs no
+extra frame), and does everything rarer itself: the stream core passes the
+other protocol callbacks (``connection_made``, ``connection_lost``,
+``pause_writing``, ``resume_writing``, ``eof_received``) on to it.
 
 Why it is a separate object with a compiled twin: on a request/response loop
 the asyncio layer, not the codec, was most of the CPU time per message (about
@@ -20,8 +23,8 @@ The two contracts it stands between, both declared:
   outbox, state flags): read and written through its fields and its
   ``feed`` / ``write`` / ``take_out``, never through the connection;
 * above, its owner, a :class:`StreamOwner` (the WebSocket): the rare paths
-  are the five methods that protocol names, and nothing else of the owner is
-  called. The owner in turn reads and sets the fields listed in
+  are the five methods that protocol names, besides the protocol callbacks
+  the stream core passes on, and nothing else of the owner is called. The owner in turn reads and sets the fields listed in
   ``StreamCore.__slots__`` (the compiled twin declares the same ones).
 
 One difference in form, not in behaviour: ``recv``, ``__anext__`` and
@@ -62,7 +65,14 @@ Data = Union[str, bytes]
 
 
 class StreamOwner(Protocol):
-    """What a stream core calls on its owner: the slow paths, and only these."""
+    """What a stream core calls on its owner: the protocol callbacks it does
+    not handle itself, and the five slow paths below; nothing else."""
+
+    def connection_made(self, transport: Any) -> None: ...
+    def connection_lost(self, exc: Optional[BaseException]) -> None: ...
+    def pause_writing(self) -> None: ...
+    def resume_writing(self) -> None: ...
+    def eof_received(self) -> Optional[bool]: ...
 
     def _handle_events(self, events: List[Any]) -> None:
         """A read brought events that need more than queueing: control
@@ -84,8 +94,10 @@ class StreamOwner(Protocol):
         """``send`` of anything but str and bytes-like: fragments, or TypeError."""
 
 
-class StreamCore:
-    """Read callbacks, message queueing, recv/send and frame writing of a WebSocket."""
+class StreamCore(asyncio.BufferedProtocol):
+    """The protocol the event loop drives for a WebSocket: read callbacks,
+    message queueing, recv/send and frame writing; every other protocol
+    callback is passed on to the owner."""
 
     __slots__ = (
         "owner",  # the StreamOwner
@@ -141,6 +153,21 @@ class StreamCore:
         self.drain_waiters: Deque[asyncio.Future] = collections.deque()
 
     # -- asyncio.BufferedProtocol ---------------------------------------------
+
+    def connection_made(self, transport: Any) -> None:
+        self.owner.connection_made(transport)
+
+    def connection_lost(self, exc: Optional[BaseException]) -> None:
+        self.owner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.owner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.owner.resume_writing()
+
+    def eof_received(self) -> Optional[bool]:
+        return self.owner.eof_received()
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.view

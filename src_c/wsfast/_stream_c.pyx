@@ -79,7 +79,9 @@ cdef inline object _data_of(event):
 
 
 cdef class StreamCore:
-    """Read callbacks, message queueing, recv/send and frame writing of a WebSocket."""
+    """Read callbacks, message queueing, recv/send and frame writing of a
+    WebSocket. (The protocol the loop drives is StreamProtocol, below: this
+    class with asyncio.BufferedProtocol, which a cdef class cannot derive from.)"""
 
     def __init__(self, owner, connection, loop, memoryview view not None, max_queue):
         self.owner = owner
@@ -116,6 +118,21 @@ cdef class StreamCore:
         self._dequeue = queue.popleft
 
     # -- asyncio.BufferedProtocol ---------------------------------------------
+
+    def connection_made(self, transport):
+        self.owner.connection_made(transport)
+
+    def connection_lost(self, exc):
+        self.owner.connection_lost(exc)
+
+    def pause_writing(self):
+        self.owner.pause_writing()
+
+    def resume_writing(self):
+        self.owner.resume_writing()
+
+    def eof_received(self):
+        return self.owner.eof_received()
 
     def get_buffer(self, Py_ssize_t sizehint):
         return self.view
@@ -284,6 +301,14 @@ cdef class StreamCore:
             data = core.take_out()
             if self.writable:
                 self.writelines(data)
+
+
+class StreamProtocol(StreamCore, asyncio.BufferedProtocol):
+    """The stream core as the asyncio.BufferedProtocol the event loop drives
+    (asyncio's transports check isinstance). No instance dictionary: the
+    fields are StreamCore's."""
+
+    __slots__ = ()
 
 
 # -- the awaitable of recv() and send() ----------------------------------------

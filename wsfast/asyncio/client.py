@@ -166,8 +166,8 @@ class connect:
         port = None if "sock" in kwargs else connection.port
 
         async def open_and_handshake() -> ClientWebSocket:
-            _, websocket = await loop.create_connection(
-                lambda: ClientWebSocket(connection, **self._options), host, port, **kwargs)
+            websocket = ClientWebSocket(connection, **self._options)
+            await loop.create_connection(lambda: websocket.protocol, host, port, **kwargs)
             try:
                 await asyncio.shield(websocket._handshake)
             except BaseException:

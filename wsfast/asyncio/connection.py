@@ -1,15 +1,18 @@
 """The asyncio WebSocket object shared by servers and clients.
 
-:class:`WebSocket` is at once the ``asyncio.BufferedProtocol`` that the event
-loop drives and the object the application awaits on (``recv``, ``send``,
-``async for``, ``ping``, ``close``). It only moves bytes and events between the
-transport and a sans-I/O :class:`wsfast.connection.Connection`; every protocol
-rule is there.
+:class:`WebSocket` is the object the application awaits on (``recv``,
+``send``, ``async for``, ``ping``, ``close``); its stream core is the
+``asyncio.BufferedProtocol`` that the event loop drives. It only moves bytes
+and events between the transport and a sans-I/O
+:class:`wsfast.connection.Connection`; every protocol rule is there.
 
-The per-message methods (read callbacks, queueing, ``send_nowait``, frame
-writing) live in a base class, ``StreamCore`` (``wsfast/_stream_py.py`` and its
-compiled twin), chosen by the connection's back-end: :func:`websocket_class`
-makes the concrete classes. Everything else is here.
+The per-message methods (read callbacks, queueing, ``recv``, ``send``,
+``send_nowait``, frame writing) and the fields they use live in a stream core
+that each WebSocket owns as ``_stream``: ``wsfast/_stream_py.py`` or its
+compiled twin, as the connection's back-end says. The WebSocket binds those
+methods to itself; the stream core calls back only the five slow-path methods
+of ``wsfast._stream_py.StreamOwner``. Everything else is here, written once
+for both back-ends.
 
 Why it is shaped like this (all measured on the echo benchmark):
 
@@ -113,7 +116,7 @@ def websocket_class(kind: type, connection: Connection) -> type:
     return kind
 
 
-class WebSocket(asyncio.BufferedProtocol):
+class WebSocket:
     """One WebSocket connection in asyncio.
 
     Created by :func:`wsfast.serve` (passed to the handler) and
@@ -122,8 +125,11 @@ class WebSocket(asyncio.BufferedProtocol):
     The per-message work -- the read callbacks, :meth:`recv`, :meth:`send`,
     :meth:`send_nowait`, ``async for`` -- is done by a stream core of the
     connection's back-end (``wsfast/_stream_py.py`` or its compiled twin),
-    whose methods each WebSocket binds to itself when it is made: calling
-    them costs no extra frame. Every rarer path is a method of this class.
+    which is the ``asyncio.BufferedProtocol`` the event loop drives (see
+    :attr:`protocol`) and whose methods each WebSocket binds to itself when
+    it is made: calling them costs no extra frame. Every rarer path is a
+    method of this class; the stream core passes the other protocol
+    callbacks on to it.
 
     Attributes:
         connection: the sans-I/O :class:`~wsfast.connection.Connection`.
@@ -155,8 +161,6 @@ class WebSocket(asyncio.BufferedProtocol):
                                                max_queue)
         self._stream = stream
         # The hot methods, bound to the stream core (see the class docstring).
-        self.get_buffer = stream.get_buffer  # type: ignore[method-assign]
-        self.buffer_updated = stream.buffer_updated  # type: ignore[method-assign]
         self.recv = stream.recv  # type: ignore[method-assign]
         self.send = stream.send  # type: ignore[method-assign]
         self.send_nowait = stream.send_nowait  # type: ignore[method-assign]
@@ -168,14 +172,6 @@ class WebSocket(asyncio.BufferedProtocol):
         self.response: Any = None
 
     # -- the per-message methods (bound to the stream core per instance) ------
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        """The read buffer (``asyncio.BufferedProtocol``)."""
-        return self._stream.get_buffer(sizehint)
-
-    def buffer_updated(self, nbytes: int) -> None:
-        """*nbytes* were read into the buffer (``asyncio.BufferedProtocol``)."""
-        self._stream.buffer_updated(nbytes)
 
     def recv(self) -> Awaitable[Data]:
         """Wait for the next message: ``str`` for text (``bytes`` if the
@@ -224,6 +220,12 @@ class WebSocket(asyncio.BufferedProtocol):
 
     def __anext__(self) -> Awaitable[Data]:
         return self._stream.__anext__()
+
+    @property
+    def protocol(self) -> asyncio.BufferedProtocol:
+        """The ``asyncio.BufferedProtocol`` to hand the event loop for this
+        connection (``loop.create_connection(lambda: websocket.protocol, ...)``)."""
+        return self._stream
 
     @property
     def on_message(self) -> Optional[Callable[[Data], Any]]:
@@ -601,7 +603,7 @@ class WebSocket(asyncio.BufferedProtocol):
         except Exception:  # noqa: BLE001 - logging must not fail
             return "?"
 
-    # -- asyncio.BufferedProtocol ---------------------------------------------
+    # -- protocol callbacks, passed on by the stream core -----------------------
 
     def connection_made(self, transport: Any) -> None:
         self._stream.transport = transport

@@ -230,9 +230,9 @@ class Server:
         self._closing = False
         self._all_closed: Optional[asyncio.Future] = None
 
-    def _protocol_factory(self) -> ServerWebSocket:
+    def _protocol_factory(self) -> asyncio.BufferedProtocol:
         connection = ServerConnection(**self.connection_options)
-        return ServerWebSocket(self, connection, **self.websocket_options)
+        return ServerWebSocket(self, connection, **self.websocket_options).protocol
 
     def _register(self, websocket: ServerWebSocket) -> None:
         self.websockets.add(websocket)
