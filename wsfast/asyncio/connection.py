@@ -547,19 +547,21 @@ class WebSocket:
 
     def _close_transport(self, abort: bool = False) -> None:
         """Close the TCP connection (flushing what is buffered unless abort)."""
-        self._stream.writable = False
-        if self._stream.transport is not None:
+        stream = self._stream
+        stream.writable = False
+        if stream.transport is not None:
             if abort:
-                self._stream.transport.abort()
+                stream.transport.abort()
             else:
-                self._stream.transport.close()
+                stream.transport.close()
 
     def _fail_deferred(self) -> None:
-        handle, self._stream.deferred_failure = self._stream.deferred_failure, None
+        stream = self._stream
+        handle, stream.deferred_failure = stream.deferred_failure, None
         if handle is not None:
             handle.cancel()
         error = self.connection.error
-        if error is not None and not self.connection.close_expected() and not self._stream.lost.done():
+        if error is not None and not self.connection.close_expected() and not stream.lost.done():
             self._fail(error.close_code, error.reason)
 
     def _fail(self, code: int, reason: str) -> None:
@@ -606,9 +608,10 @@ class WebSocket:
     # -- protocol callbacks, passed on by the stream core -----------------------
 
     def connection_made(self, transport: Any) -> None:
-        self._stream.transport = transport
-        self._stream.writable = True  # until the transport closes (_close_transport, connection_lost)
-        self._stream.writelines = _writer_for(transport)
+        stream = self._stream
+        stream.transport = transport
+        stream.writable = True  # until the transport closes (_close_transport, connection_lost)
+        stream.writelines = _writer_for(transport)
         if self._write_limit is not None:
             if isinstance(self._write_limit, tuple):
                 transport.set_write_buffer_limits(*self._write_limit)
@@ -673,20 +676,21 @@ class WebSocket:
                 waiter.set_result(None)
 
     def connection_lost(self, exc: Optional[BaseException]) -> None:
-        self._stream.writable = False
+        stream = self._stream
+        stream.writable = False
         self.connection.receive_eof()
-        for handle in (self._keepalive_handle, self._close_timer, self._stream.flush_handle,
-                       self._stream.deferred_failure):
+        for handle in (self._keepalive_handle, self._close_timer, stream.flush_handle,
+                       stream.deferred_failure):
             if handle is not None:
                 handle.cancel()
-        self._keepalive_handle = self._close_timer = self._stream.flush_handle = None
-        self._stream.deferred_failure = None
-        if not self._stream.lost.done():
-            self._stream.lost.set_result(None)
+        self._keepalive_handle = self._close_timer = None
+        stream.flush_handle = stream.deferred_failure = None
+        if not stream.lost.done():
+            stream.lost.set_result(None)
         closed = self._connection_closed()
-        self._stream.wake_receiver()
-        while self._stream.drain_waiters:
-            waiter = self._stream.drain_waiters.popleft()
+        stream.wake_receiver()
+        while stream.drain_waiters:
+            waiter = stream.drain_waiters.popleft()
             if not waiter.done():
                 waiter.set_exception(closed)
         for ping_waiter, _ in self._pings.values():
