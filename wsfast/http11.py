@@ -12,8 +12,9 @@ not what the WebSocket upgrade requires of it: those rules (RFC 6455 §4) are
 :mod:`wsfast.handshake`, which builds on this module; the grammar of the field
 values is :mod:`wsfast.headers`, which this module builds on.
 
-Request parser (server side); limits are checked as bytes arrive, the other
-rules in this order (:func:`wsfast.handshake.check_request` checks the
+Request parser (server side); limits (their defaults are those of
+:mod:`wsfast.defaults`) are checked as bytes arrive, the other rules in this
+order (:func:`wsfast.handshake.check_request` checks the
 fields next):
 
 =============================  ======  =======================================
@@ -56,6 +57,13 @@ import http
 import re
 from typing import Any, Iterable, Optional, Tuple
 
+from .defaults import (
+    MAX_HEADER_BLOCK,
+    MAX_HEADER_SIZE,
+    MAX_HEADERS,
+    MAX_REQUEST_LINE,
+    MAX_RESPONSE_BODY,
+)
 from .errors import InvalidHandshake
 from .events import Request, Response
 from .headers import Headers, _BYTES_CTL, _BYTES_TOKEN, _CTL, _as_headers
@@ -100,10 +108,10 @@ class _HeadParser:
     def __init__(
         self,
         *,
-        max_line: int = 8192,
-        max_headers: int = 128,
-        max_header_size: int = 8192,
-        max_total: int = 65536,
+        max_line: int = MAX_REQUEST_LINE,
+        max_headers: int = MAX_HEADERS,
+        max_header_size: int = MAX_HEADER_SIZE,
+        max_total: int = MAX_HEADER_BLOCK,
     ) -> None:
         self.max_line = max_line
         self.max_headers = max_headers
@@ -260,10 +268,10 @@ class RequestParser(_HeadParser):
 
     def __init__(
         self,
-        max_line: int = 8192,
-        max_headers: int = 128,
-        max_header_size: int = 8192,
-        max_total: int = 65536,
+        max_line: int = MAX_REQUEST_LINE,
+        max_headers: int = MAX_HEADERS,
+        max_header_size: int = MAX_HEADER_SIZE,
+        max_total: int = MAX_HEADER_BLOCK,
     ) -> None:
         super().__init__(
             max_line=max_line,
@@ -353,11 +361,11 @@ class ResponseParser(_HeadParser):
 
     def __init__(
         self,
-        max_line: int = 8192,
-        max_headers: int = 128,
-        max_header_size: int = 8192,
-        max_total: int = 65536,
-        max_body: int = 65536,
+        max_line: int = MAX_REQUEST_LINE,
+        max_headers: int = MAX_HEADERS,
+        max_header_size: int = MAX_HEADER_SIZE,
+        max_total: int = MAX_HEADER_BLOCK,
+        max_body: int = MAX_RESPONSE_BODY,
     ) -> None:
         super().__init__(
             max_line=max_line,
