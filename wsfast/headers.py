@@ -298,7 +298,7 @@ class _Scanner:
     def quoted_string(self) -> Optional[str]:
         # RFC 7230 §3.2.6: DQUOTE *( qdtext / quoted-pair ) DQUOTE.
         text, pos = self.text, self.pos + 1
-        chars = []
+        chars: List[str] = []
         while pos < len(text):
             char = text[pos]
             if char == '"':
