@@ -107,7 +107,6 @@ class _HeadParser:
 
     def __init__(
         self,
-        *,
         max_line: int = MAX_REQUEST_LINE,
         max_headers: int = MAX_HEADERS,
         max_header_size: int = MAX_HEADER_SIZE,
@@ -266,20 +265,8 @@ class RequestParser(_HeadParser):
         max_total: longest header block, every CRLF included (else 431).
     """
 
-    def __init__(
-        self,
-        max_line: int = MAX_REQUEST_LINE,
-        max_headers: int = MAX_HEADERS,
-        max_header_size: int = MAX_HEADER_SIZE,
-        max_total: int = MAX_HEADER_BLOCK,
-    ) -> None:
-        super().__init__(
-            max_line=max_line,
-            max_headers=max_headers,
-            max_header_size=max_header_size,
-            max_total=max_total,
-        )
-        self._path = ""
+    # The constructor is _HeadParser's; the request line sets the target.
+    _path = ""
 
     def feed(self, data: bytes) -> Optional[Request]:
         """Add received bytes; return the request once its head is complete.
@@ -367,12 +354,7 @@ class ResponseParser(_HeadParser):
         max_total: int = MAX_HEADER_BLOCK,
         max_body: int = MAX_RESPONSE_BODY,
     ) -> None:
-        super().__init__(
-            max_line=max_line,
-            max_headers=max_headers,
-            max_header_size=max_header_size,
-            max_total=max_total,
-        )
+        super().__init__(max_line, max_headers, max_header_size, max_total)
         self.max_body = max_body
         self._status = 0
         self._reason = ""
