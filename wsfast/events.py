@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Union
 
 from ._record import Record
+from .headers import Headers
 
 __all__ = [
     "Event",
@@ -32,19 +33,19 @@ class Event(Record):
 class Request(Event):
     """An HTTP upgrade request (received by a server, sent by a client).
 
-    ``headers`` is a :class:`wsfast.handshake.Headers`.
+    ``headers`` is a :class:`wsfast.headers.Headers`.
     """
 
     __slots__ = ("path", "headers")
 
     path: str
-    headers: object
+    headers: Headers
 
 
 class Response(Event):
     """An HTTP response to an upgrade request (101 on success).
 
-    ``headers`` is a :class:`wsfast.handshake.Headers`; ``body`` is bytes.
+    ``headers`` is a :class:`wsfast.headers.Headers`; ``body`` is bytes.
     """
 
     __slots__ = ("status_code", "reason_phrase", "headers", "body")
@@ -52,7 +53,7 @@ class Response(Event):
 
     status_code: int
     reason_phrase: str
-    headers: object
+    headers: Headers
     body: bytes
 
 

@@ -1,37 +1,25 @@
 """The HTTP/1.1 upgrade handshake of RFC 6455 §4, for both roles, without I/O.
 
-Bytes go into :class:`RequestParser` / :class:`ResponseParser`, which return a
-:class:`~wsfast.events.Request` or :class:`~wsfast.events.Response` once the
-whole header block has arrived; plain functions validate those events and
-build the answer. Every failure raises :class:`~wsfast.errors.InvalidHandshake`
-with an HTTP status, a stable rule id and, where HTTP requires them, the
-headers the refusal must carry. :func:`response_for_error` turns it into the
-response a server sends.
+The parsers of :mod:`wsfast.http11` turn bytes into a
+:class:`~wsfast.events.Request` or :class:`~wsfast.events.Response`; the plain
+functions here validate those events and build the answer. Every failure
+raises :class:`~wsfast.errors.InvalidHandshake` with an HTTP status, a stable
+rule id and, where HTTP requires them, the headers the refusal must carry.
+:func:`response_for_error` turns it into the response a server sends.
 
-Server side (limits are checked as bytes arrive; the other rules in this
-order):
+This module holds only the rules of the WebSocket upgrade. It builds on
+:mod:`wsfast.headers` (header fields and the grammar of their values) and
+:mod:`wsfast.http11` (HTTP/1.1 messages); WebSocket URIs are
+:mod:`wsfast.uri`. The public names of those modules that were once defined
+here are still importable from here.
+
+Server side: :class:`~wsfast.http11.RequestParser` checks the limits and the
+message framing first (its rules are listed in :mod:`wsfast.http11`), then
+:func:`check_request` checks the fields, in this order:
 
 =============================  ======  =======================================
 rule                           status  when
 =============================  ======  =======================================
-request-line-too-long          414     request line longer than ``max_line``
-header-too-large               431     a field line longer than ``max_header_size``
-header-block-too-large         431     header block longer than ``max_total``
-too-many-headers               431     more than ``max_headers`` fields
-bare-lf                        400     a line ends in LF without CR (CRLF only)
-bad-request-line               400     not ``token SP target SP HTTP/d.d``
-unsupported-http-version       505     HTTP major version other than 1
-http-1.1-required              400     HTTP/1.0 (upgrade needs HTTP/1.1, §4.1)
-method-not-allowed             405     method other than GET (``Allow: GET``)
-bad-request-target             400     empty, or bytes outside visible ASCII
-obs-fold                       400     field line starting with whitespace
-bad-header-line                400     field line without a colon
-bad-header-name                400     field name not a token (or space before
-                                       the colon)
-bad-header-value               400     control character (other than HTAB)
-request-body                   400     Content-Length other than 0, or any
-                                       Transfer-Encoding: bytes after the head
-                                       are WebSocket frames, never a body
 missing-host / duplicate-host  400     Host absent / repeated (RFC 7230 §5.4)
 bad-upgrade-header             400     Upgrade is not a list of protocols
 missing-upgrade                426     Upgrade does not list ``websocket``
@@ -51,21 +39,14 @@ Every 426 carries ``Upgrade: websocket`` and ``Connection: Upgrade`` (RFC 7231
 upgrade this resource requires.
 
 Client side, the ``status`` of the error tells what the server said: a
-response that cannot be parsed (every :class:`ResponseParser` error, with the
-same rule ids as above plus ``bad-status-line``, ``status-line-too-long``,
-``bad-content-length`` and ``body-too-large``) gives **502**, "bad response
-from the server", since no status could be trusted. :func:`check_response`
-errors carry the status the server sent: ``unexpected-status`` for anything
-but 101, and, on a 101, ``missing-upgrade``, ``bad-upgrade-header``,
-``missing-connection-upgrade``, ``bad-connection-header``, ``missing-accept``,
-``duplicate-accept``, ``bad-accept``, ``unexpected-subprotocol``,
-``multiple-subprotocols``, ``bad-subprotocol-header`` and
-``bad-extensions-header``.
-
-Both parsers accept only CRLF line endings (a bare LF could hide a line from a
-proxy that reads it differently), no obsolete line folding, and any chunking
-of the input; they look at each byte once and fail as soon as a limit is
-exceeded, without waiting for the end of the line.
+response that cannot be parsed (every :class:`~wsfast.http11.ResponseParser`
+error) gives **502**, "bad response from the server", since no status could
+be trusted. :func:`check_response` errors carry the status the server sent:
+``unexpected-status`` for anything but 101, and, on a 101,
+``missing-upgrade``, ``bad-upgrade-header``, ``missing-connection-upgrade``,
+``bad-connection-header``, ``missing-accept``, ``duplicate-accept``,
+``bad-accept``, ``unexpected-subprotocol``, ``multiple-subprotocols``,
+``bad-subprotocol-header`` and ``bad-extensions-header``.
 """
 
 from __future__ import annotations
@@ -73,792 +54,67 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import http
-import ipaddress
 import os
-import re
-import urllib.parse
-from typing import (
-    Any,
-    Dict,
-    Iterable,
-    Iterator,
-    List,
-    Mapping,
-    NamedTuple,
-    Optional,
-    Sequence,
-    Tuple,
-    Union,
-)
+from typing import Optional, Sequence, Tuple, Union
 
 from .errors import InvalidHandshake
 from .events import Request, Response
 from .frames import WS_GUID
+from .headers import (
+    ExtensionList,
+    Headers,
+    HeadersLike,
+    MultipleValuesError,
+    _as_headers,
+    _check_token,
+    _parse_upgrade,
+    parse_extensions,
+    parse_subprotocols,
+    parse_token_list,
+    serialize_extensions,
+)
+from .http11 import (
+    RequestParser,
+    ResponseParser,
+    _TARGET,
+    reason_phrase,
+    serialize_request,
+    serialize_response,
+)
+from .uri import WebSocketURI, host_header, parse_uri
 
 __all__ = [
-    "Headers",
-    "MultipleValuesError",
-    "parse_token_list",
-    "parse_extensions",
-    "serialize_extensions",
-    "parse_subprotocols",
-    "RequestParser",
-    "ResponseParser",
     "check_request",
     "accept_key",
     "select_subprotocol",
     "build_accept_response",
     "build_reject_response",
     "response_for_error",
-    "serialize_response",
     "generate_key",
     "build_request",
-    "serialize_request",
     "check_response",
+    # Re-exported: these live in wsfast.headers now.
+    "Headers",
+    "MultipleValuesError",
+    "parse_token_list",
+    "parse_extensions",
+    "serialize_extensions",
+    "parse_subprotocols",
+    # Re-exported: these live in wsfast.http11 now.
+    "RequestParser",
+    "ResponseParser",
+    "serialize_request",
+    "serialize_response",
+    # Re-exported: these live in wsfast.uri now.
     "WebSocketURI",
     "parse_uri",
     "host_header",
 ]
 
-HeadersLike = Union["Headers", Mapping[str, str], Iterable[Tuple[str, str]]]
-ExtensionList = List[Tuple[str, List[Tuple[str, Optional[str]]]]]
-
-# RFC 7230 §3.2.6: token = 1*tchar.
-_TCHARS = r"!#$%&'*+\-.^_`|~0-9A-Za-z"
-_TOKEN = re.compile(f"[{_TCHARS}]+")
-_BYTES_TOKEN = re.compile(f"[{_TCHARS}]+".encode())
-# RFC 7230 §3.2: field-value is VCHAR / obs-text / SP / HTAB; every other
-# control character (NUL, CR, LF, DEL, ...) is refused.
-_CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_BYTES_CTL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-# RFC 7230 §2.6: HTTP-version = "HTTP/" DIGIT "." DIGIT (case-sensitive).
-_HTTP_VERSION = re.compile(rb"HTTP/([0-9])\.([0-9])")
-# RFC 7230 §5.3: request-target, restricted to visible ASCII.
-_BYTES_TARGET = re.compile(rb"[\x21-\x7e]+")
-_TARGET = re.compile(r"[\x21-\x7e]+")
-_STATUS_CODE = re.compile(rb"[1-9][0-9][0-9]")
-_DIGITS = re.compile(r"[0-9]{1,18}")
-_OWS = " \t"
-
-_CR = 0x0D
-
 # RFC 7231 §6.5.15: a 426 names the protocol to upgrade to.
 _UPGRADE_REQUIRED = (("Upgrade", "websocket"), ("Connection", "Upgrade"))
 # RFC 6455 §4.4: the versions the server supports.
 _VERSION_REQUIRED = _UPGRADE_REQUIRED + (("Sec-WebSocket-Version", "13"),)
-
-
-# --------------------------------------------------------------------------
-# Headers
-
-
-class MultipleValuesError(KeyError):
-    """A header read as a single value appears several times."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
-
-
-class Headers:
-    """An ordered, case-insensitive multi-map of HTTP header fields.
-
-    Field names keep the case they were given in; lookups ignore it.
-    ``headers[name] = value`` *appends* a field, as in websockets, so code
-    written for that library works unchanged; ``del headers[name]`` removes
-    every field of that name.
-
-    Args:
-        items: ``(name, value)`` pairs, a mapping, or another :class:`Headers`.
-
-    Names and values are checked when the headers are serialized
-    (:meth:`serialize`), not when they are stored.
-    """
-
-    __slots__ = ("_items", "_index")
-
-    __hash__ = None  # type: ignore[assignment]  # mutable
-
-    def __init__(self, items: Optional[HeadersLike] = None) -> None:
-        self._items: List[Tuple[str, str]] = []
-        self._index: Dict[str, List[str]] = {}
-        if items is None:
-            return
-        if isinstance(items, Headers):
-            pairs: Iterable[Tuple[str, str]] = items._items
-        elif isinstance(items, Mapping):
-            pairs = items.items()
-        else:
-            pairs = items
-        for name, value in pairs:
-            self.add(name, value)
-
-    def add(self, name: str, value: str) -> None:
-        """Append a field ``name: value``."""
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise TypeError(f"header names and values must be str, got {name!r}: {value!r}")
-        self._items.append((name, value))
-        self._index.setdefault(name.lower(), []).append(value)
-
-    def get(self, name: str, default: Any = None) -> Any:
-        """Return the first value of ``name``, or ``default`` if it is absent."""
-        values = self._index.get(name.lower())
-        return values[0] if values else default
-
-    def get_all(self, name: str) -> List[str]:
-        """Return every value of ``name`` in order (an empty list if absent)."""
-        return list(self._index.get(name.lower(), ()))
-
-    def items(self) -> List[Tuple[str, str]]:
-        """Return every ``(name, value)`` field in order, names as given."""
-        return list(self._items)
-
-    def copy(self) -> Headers:
-        """Return an independent copy."""
-        return Headers(self)
-
-    def serialize(self) -> bytes:
-        """Return the fields as HTTP/1.1 lines, each ending in CRLF.
-
-        Raises:
-            ValueError: if a name is not an HTTP token, or a value holds a
-                control character (CR, LF, NUL, ...) or a character outside
-                Latin-1.
-        """
-        lines = []
-        for name, value in self._items:
-            # RFC 7230 §3.2: field-name = token; field-value has no CTL.
-            if not _TOKEN.fullmatch(name):
-                raise ValueError(f"invalid header name {name!r}")
-            if _CTL.search(value):
-                raise ValueError(f"invalid character in header {name}: {value!r}")
-            lines.append(f"{name}: {value}\r\n")
-        text = "".join(lines)
-        try:
-            return text.encode("latin-1")
-        except UnicodeEncodeError:
-            raise ValueError("header values must be Latin-1 text") from None
-
-    def __getitem__(self, name: str) -> str:
-        values = self._index.get(name.lower()) if isinstance(name, str) else None
-        if not values:
-            raise KeyError(name)
-        if len(values) > 1:
-            raise MultipleValuesError(f"{name!r} appears {len(values)} times")
-        return values[0]
-
-    def __setitem__(self, name: str, value: str) -> None:
-        self.add(name, value)
-
-    def __delitem__(self, name: str) -> None:
-        key = name.lower()
-        if key not in self._index:
-            raise KeyError(name)
-        del self._index[key]
-        self._items = [item for item in self._items if item[0].lower() != key]
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._index
-
-    def __iter__(self) -> Iterator[str]:
-        return iter([name for name, _ in self._items])
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Headers):
-            return NotImplemented
-        return [(n.lower(), v) for n, v in self._items] == [
-            (n.lower(), v) for n, v in other._items
-        ]
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._items!r})"
-
-
-def _as_headers(headers: Any) -> Headers:
-    return headers if isinstance(headers, Headers) else Headers(headers)
-
-
-# --------------------------------------------------------------------------
-# Header-value grammar (RFC 7230 §7, RFC 6455 §9.1)
-
-
-def _check_token(text: str, what: str) -> str:
-    if not isinstance(text, str) or not _TOKEN.fullmatch(text):
-        raise ValueError(f"invalid {what} {text!r}: not a token")
-    return text
-
-
-def _list_elements(value: str) -> List[str]:
-    """Split one header line on commas; OWS stripped, empty elements dropped
-    (RFC 7230 §7: recipients accept empty list elements)."""
-    return [part.strip(_OWS) for part in value.split(",") if part.strip(_OWS)]
-
-
-def parse_token_list(
-    values: Iterable[str], *, header: str = "header", rule: str = "bad-token-list"
-) -> List[str]:
-    """Parse a comma-separated list of tokens spread over header lines.
-
-    Args:
-        values: every line of the header, e.g. ``headers.get_all("Connection")``.
-        header: the header's name, for the error message.
-        rule: the rule id of the error.
-
-    Returns:
-        The tokens in order, case preserved.
-
-    Raises:
-        InvalidHandshake: 400 if an element is not a token (RFC 7230 §3.2.6).
-    """
-    tokens = []
-    for value in values:
-        for element in _list_elements(value):
-            if not _TOKEN.fullmatch(element):
-                raise InvalidHandshake(400, f"invalid token {element!r} in {header}", rule)
-            tokens.append(element)
-    return tokens
-
-
-def _parse_upgrade(values: Iterable[str], rule: str = "bad-upgrade-header") -> List[str]:
-    # RFC 7230 §6.7: Upgrade = 1#protocol; protocol = name ["/" version].
-    protocols = []
-    for value in values:
-        for element in _list_elements(value):
-            name, slash, version = element.partition("/")
-            if not _TOKEN.fullmatch(name) or (slash and not _TOKEN.fullmatch(version)):
-                raise InvalidHandshake(400, f"invalid protocol {element!r} in Upgrade", rule)
-            protocols.append(element)
-    return protocols
-
-
-def parse_subprotocols(values: Iterable[str]) -> List[str]:
-    """Parse ``Sec-WebSocket-Protocol`` (RFC 6455 §4.3: ``1#token``).
-
-    Args:
-        values: every line of the header.
-
-    Returns:
-        The subprotocols in order.
-
-    Raises:
-        InvalidHandshake: 400, rule ``bad-subprotocol-header``, if an element
-            is not a token or a line lists nothing.
-    """
-    protocols = []
-    for value in values:
-        found = parse_token_list(
-            [value], header="Sec-WebSocket-Protocol", rule="bad-subprotocol-header"
-        )
-        if not found:
-            raise InvalidHandshake(
-                400, "empty Sec-WebSocket-Protocol header", "bad-subprotocol-header"
-            )
-        protocols += found
-    return protocols
-
-
-class _Scanner:
-    """Cursor over one header line for the §9.1 grammar."""
-
-    __slots__ = ("text", "pos")
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-
-    def skip_ows(self) -> None:
-        text, pos = self.text, self.pos
-        while pos < len(text) and text[pos] in _OWS:
-            pos += 1
-        self.pos = pos
-
-    def peek(self) -> str:
-        return self.text[self.pos : self.pos + 1]
-
-    def token(self) -> Optional[str]:
-        match = _TOKEN.match(self.text, self.pos)
-        if match is None:
-            return None
-        self.pos = match.end()
-        return match.group()
-
-    def quoted_string(self) -> Optional[str]:
-        # RFC 7230 §3.2.6: DQUOTE *( qdtext / quoted-pair ) DQUOTE.
-        text, pos = self.text, self.pos + 1
-        chars = []
-        while pos < len(text):
-            char = text[pos]
-            if char == '"':
-                self.pos = pos + 1
-                return "".join(chars)
-            if char == "\\":
-                pos += 1
-                if pos == len(text):
-                    return None
-                char = text[pos]
-            if _CTL.match(char):
-                return None
-            chars.append(char)
-            pos += 1
-        return None
-
-
-def parse_extensions(values: Iterable[str]) -> ExtensionList:
-    """Parse ``Sec-WebSocket-Extensions`` (RFC 6455 §9.1).
-
-    Grammar::
-
-        extension-list  = 1#extension
-        extension       = extension-token *( ";" extension-param )
-        extension-param = token [ "=" ( token / quoted-string ) ]
-
-    A quoted value must itself be a token once unquoted. Whitespace is allowed
-    around ``,``, ``;`` and ``=``.
-
-    Args:
-        values: every line of the header.
-
-    Returns:
-        ``[(name, [(param, value or None), ...]), ...]`` in order. Nothing is
-        checked beyond the grammar: duplicates and unknown parameters are for
-        the extension to judge.
-
-    Raises:
-        InvalidHandshake: 400, rule ``bad-extensions-header``.
-    """
-    extensions: ExtensionList = []
-    for value in values:
-        before = len(extensions)
-        _parse_extension_line(value, extensions)
-        if len(extensions) == before:
-            raise _bad_extensions(value, "it lists no extension")
-    return extensions
-
-
-def _bad_extensions(value: str, why: str) -> InvalidHandshake:
-    return InvalidHandshake(
-        400, f"invalid Sec-WebSocket-Extensions {value[:100]!r}: {why}", "bad-extensions-header"
-    )
-
-
-def _parse_extension_line(value: str, into: ExtensionList) -> None:
-    scan = _Scanner(value)
-    while True:
-        scan.skip_ows()
-        if scan.peek() == ",":  # empty list element
-            scan.pos += 1
-            continue
-        if scan.peek() == "":
-            return
-        name = scan.token()
-        if name is None:
-            raise _bad_extensions(value, f"expected an extension name at {scan.pos}")
-        params: List[Tuple[str, Optional[str]]] = []
-        scan.skip_ows()
-        while scan.peek() == ";":
-            scan.pos += 1
-            scan.skip_ows()
-            param = scan.token()
-            if param is None:
-                raise _bad_extensions(value, f"expected a parameter name at {scan.pos}")
-            scan.skip_ows()
-            param_value: Optional[str] = None
-            if scan.peek() == "=":
-                scan.pos += 1
-                scan.skip_ows()
-                if scan.peek() == '"':
-                    param_value = scan.quoted_string()
-                    # RFC 6455 §9.1: a quoted value must be a token once unquoted.
-                    if param_value is None or not _TOKEN.fullmatch(param_value):
-                        raise _bad_extensions(value, f"invalid quoted value for {param}")
-                else:
-                    param_value = scan.token()
-                    if param_value is None:
-                        raise _bad_extensions(value, f"expected a value for {param}")
-                scan.skip_ows()
-            params.append((param, param_value))
-        into.append((name, params))
-        if scan.peek() == ",":
-            scan.pos += 1
-        elif scan.peek() != "":
-            raise _bad_extensions(value, f"unexpected {scan.peek()!r} at {scan.pos}")
-
-
-def serialize_extensions(
-    extensions: Iterable[Tuple[str, Iterable[Tuple[str, Optional[str]]]]]
-) -> str:
-    """Build a ``Sec-WebSocket-Extensions`` value from what
-    :func:`parse_extensions` returns.
-
-    Raises:
-        ValueError: if a name, parameter or value is not a token.
-    """
-    parts = []
-    for name, params in extensions:
-        items = [_check_token(name, "extension name")]
-        for param, param_value in params:
-            _check_token(param, "extension parameter")
-            if param_value is None:
-                items.append(param)
-            else:
-                # RFC 6455 §9.1: values are tokens, so they never need quotes.
-                items.append(f"{param}={_check_token(param_value, 'parameter value')}")
-        parts.append("; ".join(items))
-    return ", ".join(parts)
-
-
-# --------------------------------------------------------------------------
-# Incremental parsers
-
-
-class _HeadParser:
-    """Shared machinery: split the head into lines, enforce the limits.
-
-    The buffer holds at most the current incomplete line plus what the
-    latest :meth:`feed` brought; the search for LF resumes where the previous
-    one stopped, so each byte is scanned once.
-    """
-
-    #: when set, every error gets this status and no headers (the response
-    #: parser: 502, see the module docstring).
-    _status_override: Optional[int] = None
-    _start_line_rule = "request-line-too-long"
-    _start_line_status = 414
-
-    def __init__(
-        self,
-        *,
-        max_line: int = 8192,
-        max_headers: int = 128,
-        max_header_size: int = 8192,
-        max_total: int = 65536,
-    ) -> None:
-        self.max_line = max_line
-        self.max_headers = max_headers
-        self.max_header_size = max_header_size
-        self.max_total = max_total
-        self._buffer = bytearray()
-        self._pos = 0  # start of the current line in _buffer
-        self._scan = 0  # where the search for LF resumes
-        self._size = 0  # bytes of the head consumed so far (complete lines)
-        self._start_seen = False
-        self._head_done = False
-        self._headers = Headers()
-        self._event: Any = None
-        self._leftover = bytearray()
-        self._error: Optional[InvalidHandshake] = None
-
-    @property
-    def leftover(self) -> bytes:
-        """Bytes received after the message (empty until it is complete)."""
-        return bytes(self._leftover)
-
-    def feed(self, data: bytes) -> Any:
-        if self._error is not None:
-            raise self._error
-        if self._event is not None:
-            self._leftover += data
-            return self._event
-        try:
-            self._feed(data)
-        except InvalidHandshake as exc:
-            self._error = exc
-            self._buffer = bytearray()
-            raise
-        return self._event
-
-    def _fail(
-        self, status: int, reason: str, rule: str, headers: Iterable[Tuple[str, str]] = ()
-    ) -> InvalidHandshake:
-        if self._status_override is not None:
-            return InvalidHandshake(self._status_override, reason, rule)
-        return InvalidHandshake(status, reason, rule, headers)
-
-    def _feed(self, data: bytes) -> None:
-        buffer = self._buffer
-        buffer += data
-        while not self._head_done:
-            end = buffer.find(b"\n", self._scan)
-            if end < 0:
-                self._scan = len(buffer)
-                self._check_partial_line()
-                break
-            start = self._pos
-            self._pos = self._scan = end + 1
-            self._size += end + 1 - start
-            # RFC 7230 §3: lines end in CRLF; a bare LF is refused.
-            if end == start or buffer[end - 1] != _CR:
-                raise self._fail(400, "line ends with LF without CR", "bare-lf")
-            self._line(bytes(buffer[start : end - 1]))
-        if self._head_done:
-            self._finish(buffer)
-        if self._pos:
-            del buffer[: self._pos]
-            self._scan -= self._pos
-            self._pos = 0
-
-    def _check_partial_line(self) -> None:
-        # Fail as soon as the incomplete line cannot fit, not when it ends.
-        partial = len(self._buffer) - self._pos
-        if not partial:
-            return
-        self._check_length(partial - (self._buffer[-1] == _CR))
-        if self._size + partial > self.max_total:
-            raise self._total_error()
-
-    def _check_length(self, length: int) -> None:
-        if not self._start_seen:
-            if length > self.max_line:
-                raise self._fail(
-                    self._start_line_status,
-                    f"start line longer than {self.max_line} bytes",
-                    self._start_line_rule,
-                )
-        elif length > self.max_header_size:
-            raise self._fail(
-                431, f"header line longer than {self.max_header_size} bytes", "header-too-large"
-            )
-
-    def _total_error(self) -> InvalidHandshake:
-        return self._fail(
-            431, f"header block longer than {self.max_total} bytes", "header-block-too-large"
-        )
-
-    def _line(self, line: bytes) -> None:
-        self._check_length(len(line))
-        if self._size > self.max_total:
-            raise self._total_error()
-        if not self._start_seen:
-            self._start_line(line)
-            self._start_seen = True
-        elif not line:
-            self._head_done = True
-            self._end_of_head()
-        else:
-            self._header_line(line)
-
-    def _header_line(self, line: bytes) -> None:
-        # RFC 7230 §3.2.4: obs-fold (and whitespace before the first field)
-        # must be rejected or unfolded; unfolding is a smuggling vector.
-        if line[:1] in (b" ", b"\t"):
-            raise self._fail(400, "header line starts with whitespace (line folding)", "obs-fold")
-        name, colon, value = line.partition(b":")
-        if not colon:
-            shown = line[:64].decode("latin-1")
-            raise self._fail(400, f"header line without a colon: {shown!r}", "bad-header-line")
-        # RFC 7230 §3.2.4: no whitespace between the field name and the colon.
-        if not _BYTES_TOKEN.fullmatch(name):
-            shown = name[:64].decode("latin-1")
-            raise self._fail(400, f"invalid header name {shown!r}", "bad-header-name")
-        value = value.strip(b" \t")
-        if _BYTES_CTL.search(value):
-            raise self._fail(
-                400, f"invalid character in header {name.decode()}", "bad-header-value"
-            )
-        if len(self._headers) >= self.max_headers:
-            raise self._fail(431, f"more than {self.max_headers} header fields", "too-many-headers")
-        self._headers.add(name.decode("ascii"), value.decode("latin-1"))
-
-    def _start_line(self, line: bytes) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _end_of_head(self) -> None:
-        pass
-
-    def _finish(self, buffer: bytearray) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-
-class RequestParser(_HeadParser):
-    """Incremental parser of the client's upgrade request (server side).
-
-    Feed it the bytes received, in any chunking, until it returns a
-    :class:`~wsfast.events.Request`; then :attr:`leftover` holds the bytes
-    that followed the request (the client's first frames). Pass the request
-    to :func:`check_request` next.
-
-    Only ``GET`` over HTTP/1.1 (or a later 1.x) is accepted, and no body.
-
-    Args:
-        max_line: longest request line, CRLF excluded (else 414).
-        max_headers: most header fields (else 431).
-        max_header_size: longest field line, CRLF excluded (else 431).
-        max_total: longest header block, every CRLF included (else 431).
-    """
-
-    def __init__(
-        self,
-        max_line: int = 8192,
-        max_headers: int = 128,
-        max_header_size: int = 8192,
-        max_total: int = 65536,
-    ) -> None:
-        super().__init__(
-            max_line=max_line,
-            max_headers=max_headers,
-            max_header_size=max_header_size,
-            max_total=max_total,
-        )
-        self._path = ""
-
-    def feed(self, data: bytes) -> Optional[Request]:
-        """Add received bytes; return the request once its head is complete.
-
-        Once complete, later data goes to :attr:`leftover` and the same
-        request is returned again.
-
-        Raises:
-            InvalidHandshake: the request is malformed or exceeds a limit;
-                raised again by any later call.
-        """
-        return super().feed(data)  # type: ignore[no-any-return]
-
-    def _start_line(self, line: bytes) -> None:
-        # RFC 7230 §3.1.1: request-line = method SP request-target SP HTTP-version.
-        parts = line.split(b" ")
-        if len(parts) != 3 or not _BYTES_TOKEN.fullmatch(parts[0]):
-            raise self._fail(400, "malformed request line", "bad-request-line")
-        method, target, version = parts
-        match = _HTTP_VERSION.fullmatch(version)
-        if match is None:
-            raise self._fail(400, "malformed HTTP version", "bad-request-line")
-        if match.group(1) != b"1":
-            raise self._fail(505, "only HTTP/1.1 is supported", "unsupported-http-version")
-        # RFC 6455 §4.1: "the method of the request MUST be GET, and the HTTP
-        # version MUST be at least 1.1".
-        if match.group(2) == b"0":
-            raise self._fail(400, "the upgrade requires HTTP/1.1", "http-1.1-required")
-        if method != b"GET":
-            raise self._fail(
-                405, "the WebSocket upgrade uses GET", "method-not-allowed", (("Allow", "GET"),)
-            )
-        if not _BYTES_TARGET.fullmatch(target):
-            raise self._fail(400, "invalid request target", "bad-request-target")
-        self._path = target.decode("ascii")
-
-    def _end_of_head(self) -> None:
-        # What follows the head is WebSocket frames; a request body would be
-        # read as frames (RFC 7230 §3.3.3 framing), so refuse one outright.
-        headers = self._headers
-        if "Transfer-Encoding" in headers or any(
-            value != "0" for value in headers.get_all("Content-Length")
-        ):
-            raise self._fail(400, "an upgrade request cannot have a body", "request-body")
-
-    def _finish(self, buffer: bytearray) -> None:
-        self._leftover += buffer[self._pos :]
-        self._pos = self._scan = len(buffer)
-        self._event = Request(self._path, self._headers)
-
-
-class ResponseParser(_HeadParser):
-    """Incremental parser of the server's response (client side).
-
-    Feed it the bytes received, in any chunking, until it returns a
-    :class:`~wsfast.events.Response`; then :attr:`leftover` holds the bytes
-    that followed it (frames a server sent right after its 101). Pass the
-    response to :func:`check_response` next.
-
-    A 101 has no body. Other responses get a body only from Content-Length
-    (up to ``max_body``); without one the body is empty and whatever follows
-    is in :attr:`leftover` (the connection is about to close anyway). An
-    interim 1xx other than 101 is returned like any other response (the
-    client sends no ``Expect``, so none is due); it fails :func:`check_response`.
-
-    Every error is a 502, "bad response from the server".
-
-    Args:
-        max_line: longest status line, CRLF excluded.
-        max_headers: most header fields.
-        max_header_size: longest field line, CRLF excluded.
-        max_total: longest header block, every CRLF included.
-        max_body: largest body announced by Content-Length.
-    """
-
-    _status_override = 502
-    _start_line_rule = "status-line-too-long"
-
-    def __init__(
-        self,
-        max_line: int = 8192,
-        max_headers: int = 128,
-        max_header_size: int = 8192,
-        max_total: int = 65536,
-        max_body: int = 65536,
-    ) -> None:
-        super().__init__(
-            max_line=max_line,
-            max_headers=max_headers,
-            max_header_size=max_header_size,
-            max_total=max_total,
-        )
-        self.max_body = max_body
-        self._status = 0
-        self._reason = ""
-        self._body_length = 0
-
-    def feed(self, data: bytes) -> Optional[Response]:
-        """Add received bytes; return the response once it is complete.
-
-        Once complete, later data goes to :attr:`leftover` and the same
-        response is returned again.
-
-        Raises:
-            InvalidHandshake: 502, the response is malformed or exceeds a
-                limit; raised again by any later call.
-        """
-        return super().feed(data)  # type: ignore[no-any-return]
-
-    def _start_line(self, line: bytes) -> None:
-        # RFC 7230 §3.1.2: status-line = HTTP-version SP status-code SP reason-phrase.
-        version, space, rest = line.partition(b" ")
-        match = _HTTP_VERSION.fullmatch(version)
-        if not space or match is None:
-            raise self._fail(502, "malformed status line", "bad-status-line")
-        if match.group(1) != b"1":
-            raise self._fail(
-                502, "server answered in another HTTP version", "unsupported-http-version"
-            )
-        code, _, reason = rest.partition(b" ")  # tolerate a missing reason
-        if not _STATUS_CODE.fullmatch(code) or _BYTES_CTL.search(reason):
-            raise self._fail(502, "malformed status line", "bad-status-line")
-        self._status = int(code)
-        self._reason = reason.decode("latin-1")
-
-    def _end_of_head(self) -> None:
-        # RFC 7230 §3.3.3: 1xx, 204 and 304 have no body; we read one only
-        # when Content-Length announces it.
-        status = self._status
-        values = self._headers.get_all("Content-Length")
-        if (
-            status < 200
-            or status in (204, 304)
-            or not values
-            or "Transfer-Encoding" in self._headers
-        ):
-            return
-        # RFC 7230 §3.3.2: one decimal length (identical repeats are a list
-        # we do not merge).
-        if len(values) != 1 or not _DIGITS.fullmatch(values[0]):
-            raise self._fail(502, "invalid Content-Length", "bad-content-length")
-        length = int(values[0])
-        if length > self.max_body:
-            raise self._fail(
-                502, f"response body larger than {self.max_body} bytes", "body-too-large"
-            )
-        self._body_length = length
-
-    def _finish(self, buffer: bytearray) -> None:
-        end = self._pos + self._body_length
-        if len(buffer) < end:
-            return
-        body = bytes(buffer[self._pos : end])
-        self._leftover += buffer[end:]
-        self._pos = self._scan = len(buffer)
-        self._event = Response(self._status, self._reason, self._headers, body)
 
 
 # --------------------------------------------------------------------------
@@ -1027,10 +283,7 @@ def build_reject_response(
     extra = _as_headers(headers)
     if "Content-Length" in extra:
         raise ValueError("Content-Length is computed from the body")
-    try:
-        reason = http.HTTPStatus(status).phrase
-    except ValueError:
-        reason = ""
+    reason = reason_phrase(status)
     response_headers = Headers()
     if status in (204, 304):  # RFC 7230 §3.3.2: no body, no Content-Length.
         if body:
@@ -1053,27 +306,6 @@ def response_for_error(exc: InvalidHandshake) -> Response:
     its body.
     """
     return build_reject_response(exc.status, f"{exc.reason}\n", exc.headers)
-
-
-def serialize_response(response: Response) -> bytes:
-    """Return the bytes of a response: status line, headers, blank line, body.
-
-    The fields are written as given; no Content-Length is added.
-
-    Raises:
-        ValueError: for an invalid status code, reason phrase or header.
-    """
-    status = response.status_code
-    if not isinstance(status, int) or not 100 <= status <= 999:
-        raise ValueError(f"invalid status code {status!r}")
-    reason = response.reason_phrase
-    if _CTL.search(reason):
-        raise ValueError(f"invalid reason phrase {reason!r}")
-    try:
-        head = f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1")
-    except UnicodeEncodeError:
-        raise ValueError("the reason phrase must be Latin-1 text") from None
-    return head + _as_headers(response.headers).serialize() + b"\r\n" + bytes(response.body)
 
 
 # --------------------------------------------------------------------------
@@ -1136,19 +368,6 @@ def build_request(
     for name, value in _as_headers(extra_headers).items():
         headers.add(name, value)
     return Request(path, headers)
-
-
-def serialize_request(request: Request) -> bytes:
-    """Return the bytes of an upgrade request: ``GET path HTTP/1.1``, headers,
-    blank line.
-
-    Raises:
-        ValueError: for an invalid path or header.
-    """
-    if not _TARGET.fullmatch(request.path):
-        raise ValueError(f"invalid resource name {request.path!r}")
-    head = f"GET {request.path} HTTP/1.1\r\n".encode("ascii")
-    return head + _as_headers(request.headers).serialize() + b"\r\n"
 
 
 def check_response(
@@ -1227,112 +446,3 @@ def check_response(
         # Grammar helpers speak as a server (400); report the server's status.
         raise InvalidHandshake(status, exc.reason, exc.rule) from exc
     return subprotocol, extensions
-
-
-# --------------------------------------------------------------------------
-# URIs
-
-
-class WebSocketURI(NamedTuple):
-    """A parsed ``ws://`` or ``wss://`` URI (a tuple, so it unpacks)."""
-
-    secure: bool
-    host: str
-    port: int
-    resource: str
-
-
-_REG_NAME = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=%]+")
-_URI_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
-# RFC 3986 §3.3 / §3.4: characters left as they are in the resource name.
-_RESOURCE_SAFE = "!$&'()*+,;=:@/?-._~%"
-
-
-def parse_uri(uri: str) -> WebSocketURI:
-    """Parse and validate a WebSocket URI (RFC 6455 §3).
-
-    Args:
-        uri: ``ws://host[:port][/path][?query]`` or ``wss://...``; the
-            scheme is case-insensitive, IPv6 literals go in brackets.
-
-    Returns:
-        ``(secure, host, port, resource)``: ``host`` without brackets and
-        IDNA-encoded if needed, ``port`` defaulting to 80 / 443,
-        ``resource`` the path and query (``/`` if empty), with characters
-        outside visible ASCII percent-encoded as UTF-8.
-
-    Raises:
-        ValueError: for another scheme, a missing or invalid host, an invalid
-            port, a fragment (§3 forbids them), credentials in the URI (send
-            an Authorization header instead), or whitespace or control
-            characters.
-    """
-    if not isinstance(uri, str):
-        raise TypeError("the URI must be a str")
-    if _URI_FORBIDDEN.search(uri):
-        raise ValueError(f"whitespace or control character in URI {uri!r}")
-    scheme, separator, rest = uri.partition("://")
-    scheme = scheme.lower()
-    if not separator or scheme not in ("ws", "wss"):
-        raise ValueError(f"not a ws:// or wss:// URI: {uri!r}")
-    secure = scheme == "wss"
-    if "#" in rest:
-        raise ValueError(f"fragment in WebSocket URI {uri!r}")
-    cut = len(rest)
-    for delimiter in "/?":
-        index = rest.find(delimiter)
-        if index >= 0:
-            cut = min(cut, index)
-    authority, resource = rest[:cut], rest[cut:]
-    if "@" in authority:
-        raise ValueError(f"credentials in WebSocket URI {uri!r}")
-    host, port = _parse_authority(authority, 443 if secure else 80, uri)
-    if not resource.startswith("/"):
-        resource = "/" + resource
-    resource = urllib.parse.quote(resource, safe=_RESOURCE_SAFE)
-    return WebSocketURI(secure, host, port, resource)
-
-
-def _parse_authority(authority: str, default_port: int, uri: str) -> Tuple[str, int]:
-    if authority.startswith("["):
-        # RFC 3986 §3.2.2: IP-literal = "[" IPv6address "]".
-        end = authority.find("]")
-        if end < 0:
-            raise ValueError(f"unclosed IPv6 literal in URI {uri!r}")
-        host, port_text = authority[1:end], authority[end + 1 :]
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise ValueError(f"invalid IPv6 address in URI {uri!r}") from None
-        if port_text and not port_text.startswith(":"):
-            raise ValueError(f"invalid authority in URI {uri!r}")
-        port_text = port_text[1:]
-        host = host.lower()
-    else:
-        host, _, port_text = authority.partition(":")
-        if ":" in port_text:
-            raise ValueError(f"IPv6 address without brackets in URI {uri!r}")
-        if not host.isascii():
-            try:
-                host = host.encode("idna").decode("ascii")
-            except UnicodeError:
-                raise ValueError(f"invalid host name in URI {uri!r}") from None
-        if not _REG_NAME.fullmatch(host):
-            raise ValueError(f"missing or invalid host in URI {uri!r}")
-        host = host.lower()
-    if not port_text:  # RFC 3986 §3.2.3: an empty port means the default.
-        return host, default_port
-    if not (port_text.isascii() and port_text.isdigit()) or len(port_text) > 5:
-        raise ValueError(f"invalid port in URI {uri!r}")
-    port = int(port_text)
-    if not 0 < port < 65536:
-        raise ValueError(f"port out of range in URI {uri!r}")
-    return host, port
-
-
-def host_header(host: str, port: int, secure: bool) -> str:
-    """Return the Host value for a server: IPv6 literals in brackets, the
-    port omitted when it is the scheme's default (RFC 7230 §5.4)."""
-    if ":" in host:
-        host = f"[{host}]"
-    return host if port == (443 if secure else 80) else f"{host}:{port}"
