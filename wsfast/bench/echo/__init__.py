@@ -64,7 +64,6 @@ Method:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import atexit
 import os
@@ -76,10 +75,10 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from . import peers
-from .workloads import (Bench, CheckFailed, Contender, KiB, Options, Workload, register_group)
+from .. import peers
+from ..workloads import (Bench, CheckFailed, Contender, KiB, Options, Workload, register_group)
 
-__all__ = ["LIBRARIES", "loop_name", "describe", "stop_all", "main"]
+__all__ = ["LIBRARIES", "loop_name", "describe", "stop_all"]
 
 #: Contenders, in table order; ``tcp`` and ``tcp-async`` are floors.
 LIBRARIES = ("wsfast-cython", "wsfast-cython+cb", "wsfast-python", "picows", "picows-async",
@@ -205,7 +204,7 @@ def _text_payloads(count: int, size: int) -> List[str]:
 
 
 def _binary_payloads(count: int, size: int) -> List[bytes]:
-    from .workloads import random_bytes
+    from ..workloads import random_bytes
 
     pool = random_bytes(size + count, seed=11)
     return [pool[i:i + size] for i in range(count)]
@@ -234,7 +233,7 @@ def _check_last(last: Any, sent: Sequence[Any], n: int) -> None:
 
 
 async def _serve_wsfast(backend: str, compression: Optional[str] = None) -> Any:
-    from ..asyncio import serve
+    from ...asyncio import serve
 
     async def echo(websocket: Any) -> None:
         async for message in websocket:
@@ -248,7 +247,7 @@ async def _serve_wsfast(backend: str, compression: Optional[str] = None) -> Any:
 async def _serve_wsfast_callbacks(backend: str) -> Any:
     """wsfast with its callback API (``on_message`` + ``send_nowait``), the
     style of picows' listeners: no task switch per message."""
-    from ..asyncio import serve
+    from ...asyncio import serve
 
     async def echo(websocket: Any) -> None:
         websocket.on_message = websocket.send_nowait
@@ -460,8 +459,8 @@ class _Server:
         self.library = library
         self.port: Optional[int] = None
         self.stderr = tempfile.TemporaryFile()
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-            __file__))))
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__)))))  # wsfast/bench/echo/<this file> -> the root
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             [package_root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
@@ -673,7 +672,7 @@ class _WsfastClient(_AsyncClient):
     compression: Optional[str] = None
 
     async def open(self, port: int, backend: str) -> None:
-        from ..asyncio import connect
+        from ...asyncio import connect
 
         self.ws = await connect(f"ws://{HOST}:{port}/", compression=self.compression,
                                 max_size=MAX_SIZE, ping_interval=None, backend=backend)
@@ -864,7 +863,7 @@ class _WsfastCallbackClient(_CallbackClient):
     """wsfast's callback API: ``on_message`` receives, ``send_nowait`` sends."""
 
     async def open(self, port: int, backend: str) -> None:
-        from ..asyncio import connect
+        from ...asyncio import connect
 
         self.loop = asyncio.get_running_loop()
         self.ws = await connect(f"ws://{HOST}:{port}/", compression=None, max_size=MAX_SIZE,
@@ -1011,7 +1010,7 @@ def _unavailable(library: str) -> Optional[str]:
     """Why *library* cannot take part here, or None."""
     library = library.split("+")[0]
     if library in ("wsfast-cython", "wsfast-python"):
-        from .. import _backend
+        from ... import _backend
 
         try:
             _backend.get(library.split("-")[1])
@@ -1140,7 +1139,7 @@ def _workloads(options: Options) -> List[Workload]:
     workloads.append(Workload("echo", name, size, contenders(rt_make_for), baseline="picows",
                               unit="round trip", units=per_loop, batch=20,
                               min_round=round_s))
-    from .workloads import GROUPS
+    from ..workloads import GROUPS
 
     GROUPS["echo"].title = (
         f"asyncio loopback echo, server and client in separate processes "
@@ -1191,7 +1190,7 @@ def _deflate_workloads(options: Options) -> List[Workload]:
             contenders.append(Contender(lib, make, kind=kind))
         else:
             contenders.append(Contender(lib, None, kind=kind, unavailable=reasons[lib]))
-    from .workloads import GROUPS
+    from ..workloads import GROUPS
 
     GROUPS["deflate"].title = (
         f"compressed asyncio loopback echo, permessage-deflate on both sides with websockets' "
@@ -1204,45 +1203,3 @@ def _deflate_workloads(options: Options) -> List[Workload]:
 
 register_group("deflate", "compressed asyncio loopback echo against websockets",
                _deflate_workloads, default=False)
-
-
-# -- command line ---------------------------------------------------------------------
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m wsfast.bench.echo",
-        description="The asyncio loopback echo benchmark (the 'echo' group of "
-                    "python -m wsfast bench), or one of its echo servers.")
-    commands = parser.add_subparsers(dest="command")
-    serve = commands.add_parser("serve", help="(internal) run one library's echo server")
-    serve.add_argument("library", choices=LIBRARIES + DEFLATE_LIBRARIES)
-    serve.add_argument("--loop", choices=["uvloop", "asyncio"], default="asyncio")
-    serve.add_argument("--cpu", type=int, default=None, help="pin the server to this CPU")
-    parser.add_argument("--quick", action="store_true", help="shorter rounds, 3 rounds")
-    parser.add_argument("--loop", choices=["auto", "uvloop", "asyncio"], default=None,
-                        help="event loop of servers and clients (default: uvloop if installed)")
-    parser.add_argument("--json", metavar="PATH", dest="json_path")
-    parser.add_argument("--no-peers", action="store_false", dest="peers")
-    parser.add_argument("--rounds", type=int, metavar="N")
-    parser.add_argument("--placement", choices=PLACEMENTS,
-                        help="same: all on one CPU (default); split: servers and client "
-                             "on two CPUs; 0: not pinned (WSFAST_BENCH_PIN)")
-    args = parser.parse_args(argv)
-    if args.command == "serve":
-        return serve_main(args.library, args.loop, args.cpu)
-    if args.loop:
-        os.environ["WSFAST_BENCH_LOOP"] = args.loop
-    if args.placement:
-        os.environ["WSFAST_BENCH_PIN"] = args.placement
-    from .runner import run_cli
-
-    try:
-        return run_cli(quick=args.quick, json_path=args.json_path, groups=["echo"],
-                       peers=args.peers, rounds=args.rounds)
-    finally:
-        stop_all()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
