@@ -73,10 +73,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .. import peers
 from ..workloads import (Bench, CheckFailed, Contender, KiB, Options, Workload, register_group)
+from .placement import (HOST, MAX_SIZE, _loop_label, _pin, _placement_label, _unpin, cpu_plan,
+                        loop_name, new_loop, placement)
 
 __all__ = ["LIBRARIES", "loop_name", "describe", "stop_all"]
 
@@ -92,11 +94,6 @@ DEFLATE_LIBRARIES = ("wsfast-cython+deflate", "wsfast-python+deflate", "websocke
 #: (name, size, window) of the compressed workload: varied JSON-like text.
 DEFLATE_WORKLOAD = ("pipelined JSON", 1024, 100)
 
-#: Size limit given to every server and client (above every message sent).
-MAX_SIZE = peers.MAX_SIZE
-
-HOST = "127.0.0.1"
-
 #: (name, payload size, text?, window, messages per loop) of the workloads.
 #: Windows: 1000 small messages (32 KB in flight), 16 large ones (1 MiB).
 PIPELINED = (("pipelined text", 32, True, 1000), ("pipelined binary", 64 * KiB, False, 16))
@@ -111,63 +108,6 @@ RUN_TIMEOUT = 120.0
 #: How long a server may take to start and report its port.
 START_TIMEOUT = 30.0
 
-#: The CPUs this process could use when it was imported (before any pinning).
-_AFFINITY: Optional[frozenset] = (frozenset(os.sched_getaffinity(0))
-                                  if hasattr(os, "sched_getaffinity") else None)
-
-
-# -- event loop ---------------------------------------------------------------
-
-
-def loop_name(requested: Optional[str] = None) -> str:
-    """``"uvloop"`` or ``"asyncio"``: *requested*, else ``$WSFAST_BENCH_LOOP``,
-    else uvloop when it is installed."""
-    name = requested or os.environ.get("WSFAST_BENCH_LOOP") or "auto"
-    if name not in ("auto", "uvloop", "asyncio"):
-        raise ValueError(f"unknown event loop {name!r}: uvloop, asyncio or auto")
-    if name == "asyncio":
-        return "asyncio"
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        if name == "uvloop":
-            raise
-        return "asyncio"
-    return "uvloop"
-
-
-#: Values of WSFAST_BENCH_PIN / --placement (see the module docstring).
-PLACEMENTS = ("same", "split", "0")
-
-
-def placement() -> str:
-    value = os.environ.get("WSFAST_BENCH_PIN", "same")
-    if value not in PLACEMENTS:
-        raise ValueError(f"WSFAST_BENCH_PIN must be one of {PLACEMENTS}, not {value!r}")
-    return value
-
-
-def cpu_plan() -> Optional[Tuple[int, int]]:
-    """``(client CPU, server CPU)``, or None when not pinning (``0``, no
-    ``sched_setaffinity``, or ``split`` with a single CPU)."""
-    mode = placement()
-    if mode == "0" or not _AFFINITY:
-        return None
-    cpus = sorted(_AFFINITY)
-    if mode == "same":
-        return cpus[0], cpus[0]
-    if len(cpus) < 2:
-        return None
-    return cpus[0], cpus[1]
-
-
-def new_loop(name: str) -> asyncio.AbstractEventLoop:
-    if name == "uvloop":
-        import uvloop
-
-        return uvloop.new_event_loop()
-    return asyncio.new_event_loop()
-
 
 def describe(name: Optional[str] = None) -> Dict[str, Any]:
     """What the echo group runs on (for the report and the JSON)."""
@@ -180,19 +120,6 @@ def describe(name: Optional[str] = None) -> Dict[str, Any]:
             "round_s": ROUND_S, "quick_round_s": QUICK_ROUND_S,
             "pipelined_windows": {n: w for n, _, _, w in PIPELINED},
             "picows_transport": "aiofastnet" if peers.version("aiofastnet") else "asyncio"}
-
-
-def _placement_label() -> str:
-    plan = cpu_plan()
-    if plan is None:
-        return "not pinned"
-    return "both on one CPU" if plan[0] == plan[1] else "one CPU each"
-
-
-def _loop_label(name: str) -> str:
-    if name == "uvloop":
-        return f"uvloop {peers.version('uvloop') or ''}".strip()
-    return "asyncio"
 
 
 # -- payloads -------------------------------------------------------------------
@@ -533,15 +460,6 @@ def stop_all() -> None:
     while _live:
         _live.pop().stop()
     _unpin()
-
-
-def _pin(cpu: int) -> None:
-    os.sched_setaffinity(0, {cpu})
-
-
-def _unpin() -> None:
-    if _AFFINITY and hasattr(os, "sched_setaffinity") and os.sched_getaffinity(0) != _AFFINITY:
-        os.sched_setaffinity(0, _AFFINITY)
 
 
 atexit.register(stop_all)

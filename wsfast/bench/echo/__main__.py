@@ -8,7 +8,8 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from . import DEFLATE_LIBRARIES, LIBRARIES, PLACEMENTS, serve_main, stop_all
+from . import DEFLATE_LIBRARIES, LIBRARIES, serve_main, stop_all
+from .placement import PLACEMENTS
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
