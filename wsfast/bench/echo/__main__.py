@@ -8,8 +8,9 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from . import DEFLATE_LIBRARIES, LIBRARIES, serve_main, stop_all
+from . import DEFLATE_LIBRARIES, LIBRARIES, stop_all
 from .placement import PLACEMENTS
+from .servers import serve_main
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
