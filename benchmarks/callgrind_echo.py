@@ -3,8 +3,8 @@
 Usage::
 
     python benchmarks/callgrind_echo.py [--backend cython] [--api await|callback|both]
-                                        [--role client|server|both] [--n1 2000] [--n2 6000]
-                                        [--json PATH]
+                                        [--role client|server|both] [--loop asyncio|uvloop]
+                                        [--n1 2000] [--n2 6000] [--json PATH]
 
 What it measures: one wsfast echo server process and one wsfast client
 process; the client does *N* sequential round trips of a 32-byte text message
@@ -30,12 +30,17 @@ loop (a few lines, identical in every version, which is why this script does
 not import its client and server from ``wsfast.bench``, whose code may change
 between the commits compared) and the kernel-call wrappers in libc.
 
-Event loop: plain asyncio, never uvloop. asyncio's selector loop is Python
-code and is counted with the rest, but it is the same code whatever wsfast
-version runs on it, so it shifts every figure by about the same amount and
-the comparison between commits stays meaningful; uvloop, when installed, would
-make the counts depend on its version too. Keep that in mind when reading the
-ratio: a +3 % change of these totals is a larger change of wsfast's own share.
+Event loop (``--loop``, the same on both sides): plain asyncio by default,
+so that the figures depend on no package outside the standard library;
+``--loop uvloop`` for uvloop. The difference method works the same with
+either; what changes is the share of the figure that is not wsfast's.
+asyncio's selector loop is Python code and is counted with the rest: on
+b5b4b90 a round trip costs about 2.4x (await) and 3.5-3.9x (callbacks) what
+it costs on uvloop. It is the same code whichever wsfast version runs
+on it, so comparisons between commits stay meaningful, but a +3 % change of
+an asyncio figure is a much larger change of wsfast's own share: for a
+budget on wsfast's cost, use the uvloop figures (same uvloop version on both
+sides of the comparison).
 
 Determinism: fixed payloads (1000 distinct 32-byte ASCII strings, cycled),
 ``PYTHONHASHSEED=0``, the same N values each time, one message in flight (so
@@ -81,6 +86,19 @@ def payloads(count: int = 1000, size: int = SIZE) -> List[str]:
 
 
 # -- child processes -------------------------------------------------------------------
+
+
+def _run(main: Any, loop: str) -> None:
+    if loop == "uvloop":
+        import uvloop
+
+        event_loop = uvloop.new_event_loop()
+    else:
+        event_loop = asyncio.new_event_loop()
+    try:
+        event_loop.run_until_complete(main)
+    finally:
+        event_loop.close()
 
 
 async def _serve(api: str, backend: str) -> None:
@@ -144,7 +162,9 @@ async def _client(api: str, backend: str, port: int, n: int) -> None:
     want = sent[(n - 1) % count]
     if received != n or last != want:
         raise SystemExit(f"wrong echo: {received} of {n}, last {last!r} instead of {want!r}")
-    sys.stdout.write(json.dumps({"wsfast": wsfast.__file__, "backend": backend}) + "\n")
+    loop = type(asyncio.get_running_loop())
+    sys.stdout.write(json.dumps({"wsfast": wsfast.__file__, "backend": backend,
+                                 "loop": f"{loop.__module__}.{loop.__qualname__}"}) + "\n")
 
 
 # -- the measuring parent ------------------------------------------------------------------
@@ -163,9 +183,10 @@ def _valgrind(out_file: str) -> List[str]:
     return ["valgrind", "--tool=callgrind", "--quiet", f"--callgrind-out-file={out_file}"]
 
 
-def _start_server(api: str, backend: str, prefix: Sequence[str]) -> "tuple[subprocess.Popen, int]":
+def _start_server(api: str, backend: str, loop: str,
+                  prefix: Sequence[str]) -> "tuple[subprocess.Popen, int]":
     process = subprocess.Popen(
-        [*prefix, sys.executable, __file__, "_serve", api, backend],
+        [*prefix, sys.executable, __file__, "_serve", api, backend, loop],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=_env())
     assert process.stdout is not None
     deadline = time.monotonic() + TIMEOUT
@@ -182,9 +203,10 @@ def _start_server(api: str, backend: str, prefix: Sequence[str]) -> "tuple[subpr
     return process, int(line.split()[1])
 
 
-def _run_client(api: str, backend: str, port: int, n: int, prefix: Sequence[str]) -> dict:
+def _run_client(api: str, backend: str, loop: str, port: int, n: int,
+                prefix: Sequence[str]) -> dict:
     result = subprocess.run(
-        [*prefix, sys.executable, __file__, "_client", api, backend, str(port), str(n)],
+        [*prefix, sys.executable, __file__, "_client", api, backend, loop, str(port), str(n)],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=_env(), timeout=TIMEOUT,
         check=True)
     return json.loads(result.stdout.decode().strip().splitlines()[-1])
@@ -200,15 +222,16 @@ def _total(out_file: str) -> int:
     return int(match.group(1))
 
 
-def exchange(api: str, backend: str, n: int, measured: Optional[str], workdir: str) -> dict:
+def exchange(api: str, backend: str, loop: str, n: int, measured: Optional[str],
+             workdir: str) -> dict:
     """One server, one client doing *n* round trips; the *measured* role (or
     none) under callgrind. Returns the client's report and ``instructions``."""
-    out_file = os.path.join(workdir, f"callgrind.{api}.{measured}.{n}.out")
+    out_file = os.path.join(workdir, f"callgrind.{loop}.{api}.{measured}.{n}.out")
     server_prefix = _valgrind(out_file) if measured == "server" else []
     client_prefix = _valgrind(out_file) if measured == "client" else []
-    server, port = _start_server(api, backend, server_prefix)
+    server, port = _start_server(api, backend, loop, server_prefix)
     try:
-        report = _run_client(api, backend, port, n, client_prefix)
+        report = _run_client(api, backend, loop, port, n, client_prefix)
         if server.wait(TIMEOUT) != 0:
             raise RuntimeError(f"the echo server exited with {server.returncode}")
     finally:
@@ -220,26 +243,29 @@ def exchange(api: str, backend: str, n: int, measured: Optional[str], workdir: s
     return report
 
 
-def measure(api: str, role: str, backend: str, n1: int, n2: int, workdir: str) -> dict:
-    first = exchange(api, backend, n1, role, workdir)
-    second = exchange(api, backend, n2, role, workdir)
+def measure(api: str, role: str, backend: str, loop: str, n1: int, n2: int,
+            workdir: str) -> dict:
+    first = exchange(api, backend, loop, n1, role, workdir)
+    second = exchange(api, backend, loop, n2, role, workdir)
     i1, i2 = first["instructions"], second["instructions"]
-    return {"api": api, "role": role, "backend": backend, "n1": n1, "n2": n2, "i1": i1,
+    return {"api": api, "role": role, "backend": backend, "loop": loop, "n1": n1, "n2": n2,
+            "i1": i1,
             "i2": i2, "per_round_trip": (i2 - i1) / (n2 - n1), "wsfast": first["wsfast"]}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "_serve":
-        asyncio.run(_serve(argv[1], argv[2]))
+        _run(_serve(argv[1], argv[2]), argv[3])
         return 0
     if argv and argv[0] == "_client":
-        asyncio.run(_client(argv[1], argv[2], int(argv[3]), int(argv[4])))
+        _run(_client(argv[1], argv[2], int(argv[4]), int(argv[5])), argv[3])
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=["cython", "python"], default="cython")
     parser.add_argument("--api", choices=[*APIS, "both"], default="both")
     parser.add_argument("--role", choices=[*ROLES, "both"], default="both")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     parser.add_argument("--n1", type=int, default=N1)
     parser.add_argument("--n2", type=int, default=N2)
     parser.add_argument("--json", metavar="PATH", dest="json_path")
@@ -255,12 +281,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         workdir = args.keep or tmp
         os.makedirs(workdir, exist_ok=True)
         for api in apis:  # natively first: checks the echoes, writes any missing .pyc
-            warm = exchange(api, args.backend, 100, None, workdir)
+            warm = exchange(api, args.backend, args.loop, 100, None, workdir)
         print(f"wsfast: {warm['wsfast']}  backend: {args.backend}  python: {sys.executable}  "
-              f"loop: asyncio  N1={args.n1} N2={args.n2}", flush=True)
+              f"loop: {warm['loop']}  N1={args.n1} N2={args.n2}", flush=True)
         for api in apis:
             for role in roles:
-                result = measure(api, role, args.backend, args.n1, args.n2, workdir)
+                result = measure(api, role, args.backend, args.loop, args.n1, args.n2, workdir)
                 results.append(result)
                 print(f"  {api:8} {role:6} I1={result['i1']:,} I2={result['i2']:,} "
                       f"-> {result['per_round_trip']:,.0f} instructions/round trip", flush=True)
