@@ -11,7 +11,7 @@ process; the client does *N* sequential round trips of a 32-byte text message
 (``str``), i.e. sends one and waits for its echo before sending the next.
 One of the two processes (the *role*) runs under ``valgrind --tool=callgrind``,
 the other one natively. The APIs are those of the ``echo`` benchmark group
-(``wsfast/bench/echo.py``):
+(``wsfast/bench/echo/servers.py`` and ``clients.py``):
 
 * ``await``: client ``await ws.send(m); m = await ws.recv()``; server
   ``async for m in ws: await ws.send(m)``;
