@@ -39,12 +39,14 @@ import time
 from typing import Any, Dict, IO, List, Optional, Sequence
 
 from .. import _backend
+from . import echo as _echo
 from . import peers as _peers
 from .targets import TARGETS, Target
 from .workloads import GROUPS, Bench, Workload
-from . import echo as _echo  # noqa: E402,F401 - registers the "echo" group
 
 __all__ = ["Measurement", "CaseResult", "measure", "report", "metadata", "run_cli"]
+
+_echo.register()  # the "echo" and "deflate" groups (workloads.py registers its own)
 
 CYTHON = "wsfast-cython"
 

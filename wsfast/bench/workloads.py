@@ -207,8 +207,9 @@ class Group:
         self.default = default
 
 
-#: Registered groups in table order. The asyncio ``echo`` group registers
-#: itself from :mod:`wsfast.bench.echo` (``default=False``: ``python -m wsfast
+#: Registered groups in table order. The asyncio ``echo`` group (and
+#: ``deflate``) is registered by :func:`wsfast.bench.echo.register`, which
+#: :mod:`wsfast.bench.runner` calls (``default=False``: ``python -m wsfast
 #: bench --echo`` or ``--group echo`` selects it); its ``Bench.run(loops)``
 #: drives an event loop and ``close()`` stops its servers.
 GROUPS: Dict[str, Group] = {}
