@@ -16,7 +16,7 @@ import sys
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-MODULES = os.environ.get("WSFAST_MODULES", "_mask_c _utf8_c _framing_c _reader_c _waiter_c _core_c _stream_c").split()
+MODULES = os.environ.get("WSFAST_MODULES", "_cpu_c _mask_c _utf8_c _framing_c _reader_c _waiter_c _core_c _stream_c").split()
 
 
 def build_mode():

@@ -66,14 +66,10 @@ def simd_mode(request: pytest.FixtureRequest):
     if PURE_ONLY:
         yield request.param
         return
-    from wsfast import _framing_c, _mask_c, _reader_c, _utf8_c
+    from wsfast import _cpu_c  # the one switch for every compiled kernel
 
-    modules = (_mask_c, _utf8_c, _framing_c, _reader_c)
-    disable = request.param == "portable"
-    for module in modules:
-        module._force_portable(disable)
+    _cpu_c.force_portable(request.param == "portable")
     try:
         yield request.param
     finally:
-        for module in modules:
-            module._force_portable(False)
+        _cpu_c.force_portable(False)

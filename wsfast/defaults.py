@@ -81,6 +81,7 @@ DEFERRED_FAILURE_LIMIT = 1.0
 #: (a module is built after those it cimports). setup.py builds them, the
 #: back-end selector imports them, the tests check them.
 COMPILED_MODULES = (
+    "_cpu_c",
     "_mask_c",
     "_utf8_c",
     "_framing_c",

@@ -17,7 +17,8 @@ from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
 from wsfast._framing_c cimport *
-from wsfast._mask_c cimport get_mask_key, wsf_cpu_disable_simd, wsf_cpu_init, wsf_mask
+from wsfast._cpu_c cimport cpu_state, wsf_cpu_use
+from wsfast._mask_c cimport get_mask_key, wsf_mask
 from wsfast._records cimport wsf_record_new6, wsf_record_type, wsf_record_type_init
 
 import os
@@ -31,7 +32,7 @@ cdef extern from "Python.h":
     ctypedef struct PyByteArrayObject:
         Py_ssize_t ob_exports  # live buffer exports (memoryviews) of a bytearray
 
-wsf_cpu_init()
+wsf_cpu_use(cpu_state(__name__))
 
 cdef wsf_record_type FRAME_T
 wsf_record_type_init(&FRAME_T, Frame)
@@ -56,11 +57,6 @@ cdef enum:
 cdef bytearray _scratch = None
 
 DEFAULT_MAX_FRAME_SIZE = 2**20
-
-
-def _force_portable(bint disable) -> None:
-    """Tests only: disable (or restore) the run-time-dispatched SIMD paths."""
-    wsf_cpu_disable_simd(disable)
 
 
 cdef object header_error(int code, const wsf_header *h, uint64_t max_frame):

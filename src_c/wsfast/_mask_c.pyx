@@ -5,19 +5,13 @@ from cpython.buffer cimport PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release, PyOb
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.string cimport memcpy
 
-from wsfast._mask_c cimport wsf_cpu_disable_simd, wsf_cpu_init, wsf_mask, wsf_simd_name
+from wsfast._cpu_c cimport cpu_state, wsf_cpu_use
+from wsfast._mask_c cimport wsf_mask
 
-wsf_cpu_init()
+# Kept here for `python -m wsfast bench`, which reports _mask_c.simd().
+from wsfast._cpu_c import simd
 
-
-def simd() -> str:
-    """Name of the SIMD path in use ("avx2", "sse2" or "scalar")."""
-    return wsf_simd_name().decode()
-
-
-def _force_portable(bint disable) -> None:
-    """Tests only: disable (or restore) the run-time-dispatched SIMD paths."""
-    wsf_cpu_disable_simd(disable)
+wsf_cpu_use(cpu_state(__name__))
 
 
 cdef int get_mask_key(object mask, unsigned char out[4]) except -1:

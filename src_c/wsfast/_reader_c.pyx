@@ -31,7 +31,8 @@ from libc.stdlib cimport free, realloc
 from libc.string cimport memcpy, memmove
 
 from wsfast._framing_c cimport *
-from wsfast._mask_c cimport wsf_cpu_disable_simd, wsf_cpu_init, wsf_mask
+from wsfast._cpu_c cimport cpu_state, wsf_cpu_use
+from wsfast._mask_c cimport wsf_mask
 from wsfast._records cimport (wsf_record_new1, wsf_record_new2, wsf_record_new3,
                               wsf_record_type, wsf_record_type_init)
 from wsfast._utf8_c cimport wsf_is_ascii, wsf_utf8_check, wsf_utf8_feed, wsf_utf8_state, wsf_utf8_state_reset
@@ -44,7 +45,7 @@ cdef extern from "Python.h":
     object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
     void *PyUnicode_DATA(object s)
 
-wsf_cpu_init()
+wsf_cpu_use(cpu_state(__name__))
 
 cdef wsf_record_type TEXT_T, BINARY_T, FRAGMENT_T, PING_T, PONG_T, CLOSE_T
 wsf_record_type_init(&TEXT_T, TextMessage)
@@ -58,11 +59,6 @@ cdef enum:
     # Keep a message buffer between messages only up to this capacity.
     KEEP_BUFFER = 65536
     DEFAULT_FRAGMENT_OVERHEAD = 16
-
-
-def _force_portable(bint disable) -> None:
-    """Tests only: disable (or restore) the run-time-dispatched SIMD paths."""
-    wsf_cpu_disable_simd(disable)
 
 
 cdef int buf_reserve(Buf *b, Py_ssize_t extra) except -1:

@@ -4,20 +4,10 @@
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 
-from wsfast._mask_c cimport wsf_cpu_disable_simd, wsf_cpu_init, wsf_simd_name
+from wsfast._cpu_c cimport cpu_state, wsf_cpu_use
 from wsfast._utf8_c cimport (wsf_utf8_check, wsf_utf8_feed, wsf_utf8_state_reset)
 
-wsf_cpu_init()
-
-
-def simd() -> str:
-    """Name of the SIMD path in use ("avx2", "sse2" or "scalar")."""
-    return wsf_simd_name().decode()
-
-
-def _force_portable(bint disable) -> None:
-    """Tests only: disable (or restore) the run-time-dispatched SIMD paths."""
-    wsf_cpu_disable_simd(disable)
+wsf_cpu_use(cpu_state(__name__))
 
 
 cdef int _get_view(object data, Py_buffer *view) except -1:

@@ -113,7 +113,7 @@ static inline void wsf_mask(unsigned char *dst, const unsigned char *src, size_t
     uint32_t m32 = wsf_mask_rotated(mask, phase);
 #if WSF_X86_SIMD
     if (n >= WSF_MASK_SIMD_THRESHOLD) {
-        if (wsf_have_avx2) {
+        if (wsf_cpu->avx2) {
             wsf_mask_avx2(dst, src, n, m32);
         } else {
             wsf_mask_sse2(dst, src, n, m32);

@@ -222,7 +222,7 @@ static int wsf_utf8_valid_avx2(const unsigned char *s, size_t n) {
 /* Offset of the first invalid (or truncated) sequence in s[0..n), or -1. */
 static inline ptrdiff_t wsf_utf8_check(const unsigned char *s, size_t n) {
 #if WSF_X86_SIMD
-    if (n >= WSF_UTF8_SIMD_THRESHOLD && wsf_have_avx2) {
+    if (n >= WSF_UTF8_SIMD_THRESHOLD && wsf_cpu->avx2) {
         if (wsf_utf8_valid_avx2(s, n)) return -1;
         return wsf_utf8_scan(s, n); /* rare: locate the error exactly */
     }
