@@ -7,7 +7,6 @@ public FrameParser, build_frame and the connection's FrameWriter.
 """
 
 cimport cython
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytearray cimport (PyByteArray_AS_STRING, PyByteArray_FromStringAndSize,
                                 PyByteArray_GET_SIZE, PyByteArray_Resize)
 from cpython.memoryview cimport PyMemoryView_FromObject
@@ -17,6 +16,7 @@ from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
 from wsfast._framing_c cimport *
+from wsfast._buffer cimport read_view, release_view, view_bytes
 from wsfast._cpu_c cimport cpu_state, wsf_cpu_use
 from wsfast._mask_c cimport get_mask_key, wsf_mask
 from wsfast._records cimport wsf_record_new6, wsf_record_type, wsf_record_type_init
@@ -229,20 +229,11 @@ cdef class FrameParser:
             TypeError: ``data`` is not bytes-like.
         """
         cdef Py_buffer view
-        cdef list frames = []
-        if type(data) is not bytes:
-            try:
-                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
-            except TypeError:
-                raise TypeError(f"data must be a bytes-like object, not {type(data).__name__}") from None
-            except BufferError:
-                return self.feed(memoryview(data).tobytes())
-            try:
-                return self._feed(<const unsigned char *>view.buf, view.len, frames)
-            finally:
-                PyBuffer_Release(&view)
-        return self._feed(<const unsigned char *>PyBytes_AS_STRING(data),
-                          PyBytes_GET_SIZE(data), frames)
+        read_view(data, &view, "data")
+        try:
+            return self._feed(<const unsigned char *>view.buf, view.len, [])
+        finally:
+            release_view(&view)
 
     cdef list _feed(self, const unsigned char *p, Py_ssize_t n, list frames):
         if self.error is not None:
@@ -309,27 +300,15 @@ def build_frame(opcode, payload, *, fin=True, rsv1=False, mask=None) -> bytes:
     cdef Py_buffer view
     cdef unsigned char key[4]
     cdef bint has_key = mask is not None
-    if type(payload) is not bytes:
-        try:
-            PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
-        except TypeError:
-            raise TypeError(f"payload must be a bytes-like object, not {type(payload).__name__}") from None
-        except BufferError:
-            payload = memoryview(payload).tobytes()
-        else:
-            try:
-                if has_key:
-                    get_mask_key(mask, key)
-                op = _check_opcode(opcode, fin, view.len)
-                return _frame_bytes(op, <const unsigned char *>view.buf, view.len, fin, rsv1,
-                                    key if has_key else NULL)
-            finally:
-                PyBuffer_Release(&view)
-    if has_key:
-        get_mask_key(mask, key)
-    op = _check_opcode(opcode, fin, PyBytes_GET_SIZE(payload))
-    return _frame_bytes(op, <const unsigned char *>PyBytes_AS_STRING(payload),
-                        PyBytes_GET_SIZE(payload), fin, rsv1, key if has_key else NULL)
+    read_view(payload, &view, "payload")
+    try:
+        if has_key:
+            get_mask_key(mask, key)
+        op = _check_opcode(opcode, fin, view.len)
+        return _frame_bytes(op, <const unsigned char *>view.buf, view.len, fin, rsv1,
+                            key if has_key else NULL)
+    finally:
+        release_view(&view)
 
 
 @cython.final
@@ -400,17 +379,14 @@ cdef class FrameWriter:
             self._write(out, opcode, <const unsigned char *>PyBytes_AS_STRING(payload),
                         PyBytes_GET_SIZE(payload), fin, rsv1, payload)
             return
+        read_view(payload, &view, "payload")
         try:
-            PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
-        except TypeError:
-            raise TypeError(f"payload must be a bytes-like object, not {type(payload).__name__}") from None
-        except BufferError:
-            self.write(out, opcode, memoryview(payload).tobytes(), fin, rsv1)
-            return
-        try:
-            self._write(out, opcode, <const unsigned char *>view.buf, view.len, fin, rsv1, None)
+            # A strided payload was copied into a bytes object (the view's):
+            # immutable, so it may be sent as is, like a bytes payload.
+            self._write(out, opcode, <const unsigned char *>view.buf, view.len, fin, rsv1,
+                        view_bytes(&view))
         finally:
-            PyBuffer_Release(&view)
+            release_view(&view)
 
     cdef int _write(self, list out, object opcode, const unsigned char *p, Py_ssize_t n,
                     bint fin, bint rsv1, object owner) except -1:

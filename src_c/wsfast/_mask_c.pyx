@@ -1,10 +1,10 @@
 # cython: language_level=3
 """Compiled masking kernel (RFC 6455 §5.3); twin of wsfast/_mask_py.py."""
 
-from cpython.buffer cimport PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.string cimport memcpy
 
+from wsfast._buffer cimport read_view, release_view, write_view
 from wsfast._cpu_c cimport cpu_state, wsf_cpu_use
 from wsfast._mask_c cimport wsf_mask
 
@@ -17,19 +17,13 @@ wsf_cpu_use(cpu_state(__name__))
 cdef int get_mask_key(object mask, unsigned char out[4]) except -1:
     """Copy a 4-byte key into out; bytes-like keys of another length are refused."""
     cdef Py_buffer view
-    if type(mask) is bytes and PyBytes_GET_SIZE(mask) == 4:
-        memcpy(out, PyBytes_AS_STRING(mask), 4)
-        return 0
-    try:
-        PyObject_GetBuffer(mask, &view, PyBUF_SIMPLE)
-    except (TypeError, BufferError):
-        raise TypeError(f"mask must be a bytes-like object, not {type(mask).__name__}") from None
+    read_view(mask, &view, "mask", copy_strided=False)
     try:
         if view.len != 4:
             raise ValueError("mask must contain 4 bytes")
         memcpy(out, view.buf, 4)
     finally:
-        PyBuffer_Release(&view)
+        release_view(&view)
     return 0
 
 
@@ -67,23 +61,11 @@ def apply_mask(data, mask) -> bytes:
     cdef unsigned char key[4]
     cdef Py_buffer view
     get_mask_key(mask, key)
-    if type(data) is bytes:
-        return _masked_copy(<const unsigned char *>PyBytes_AS_STRING(data),
-                            PyBytes_GET_SIZE(data), key)
-    try:
-        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
-    except BufferError:
-        # Not contiguous: copy it out in C order first (rare; the copy is
-        # what any consumer of such a view has to pay).
-        data = memoryview(data).tobytes()
-        return _masked_copy(<const unsigned char *>PyBytes_AS_STRING(data),
-                            PyBytes_GET_SIZE(data), key)
-    except TypeError:
-        raise TypeError(f"data must be a bytes-like object, not {type(data).__name__}") from None
+    read_view(data, &view, "data")
     try:
         return _masked_copy(<const unsigned char *>view.buf, view.len, key)
     finally:
-        PyBuffer_Release(&view)
+        release_view(&view)
 
 
 def apply_mask_inplace(data, mask) -> None:
@@ -97,12 +79,7 @@ def apply_mask_inplace(data, mask) -> None:
     cdef unsigned char key[4]
     cdef Py_buffer view
     get_mask_key(mask, key)
-    try:
-        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE | PyBUF_WRITABLE)
-    except (TypeError, BufferError):
-        raise TypeError(
-            f"data must be a writable contiguous buffer, not {type(data).__name__}"
-        ) from None
+    write_view(data, &view, "data")
     try:
         if view.len >= NOGIL_THRESHOLD:
             with nogil:
@@ -112,4 +89,4 @@ def apply_mask_inplace(data, mask) -> None:
             wsf_mask(<unsigned char *>view.buf, <const unsigned char *>view.buf,
                      <size_t>view.len, key, 0)
     finally:
-        PyBuffer_Release(&view)
+        release_view(&view)

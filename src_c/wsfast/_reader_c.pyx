@@ -23,7 +23,6 @@ never views of these buffers.
 """
 
 cimport cython
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport uint64_t
@@ -31,6 +30,7 @@ from libc.stdlib cimport free, realloc
 from libc.string cimport memcpy, memmove
 
 from wsfast._framing_c cimport *
+from wsfast._buffer cimport read_view, release_view
 from wsfast._cpu_c cimport cpu_state, wsf_cpu_use
 from wsfast._mask_c cimport wsf_mask
 from wsfast._records cimport (wsf_record_new1, wsf_record_new2, wsf_record_new3,
@@ -153,18 +153,11 @@ cdef class MessageReader:
     def feed(self, data) -> list:
         """Process the next chunk of the stream; return the events it completed."""
         cdef Py_buffer view
-        if type(data) is bytes:
-            return self._feed(<const unsigned char *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
-        try:
-            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
-        except TypeError:
-            raise TypeError(f"data must be a bytes-like object, not {type(data).__name__}") from None
-        except BufferError:
-            return self.feed(memoryview(data).tobytes())
+        read_view(data, &view, "data")
         try:
             return self._feed(<const unsigned char *>view.buf, view.len)
         finally:
-            PyBuffer_Release(&view)
+            release_view(&view)
 
     cdef list _feed(self, const unsigned char *p, Py_ssize_t n):
         cdef list events = []

@@ -1,39 +1,21 @@
 # cython: language_level=3
 """Compiled UTF-8 validation; twin of wsfast/_utf8_py.py."""
 
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-
+from wsfast._buffer cimport read_view, release_view
 from wsfast._cpu_c cimport cpu_state, wsf_cpu_use
 from wsfast._utf8_c cimport (wsf_utf8_check, wsf_utf8_feed, wsf_utf8_state_reset)
 
 wsf_cpu_use(cpu_state(__name__))
 
 
-cdef int _get_view(object data, Py_buffer *view) except -1:
-    try:
-        PyObject_GetBuffer(data, view, PyBUF_SIMPLE)
-    except TypeError:
-        raise TypeError(f"data must be a bytes-like object, not {type(data).__name__}") from None
-    return 0
-
-
 cdef ptrdiff_t _check(object data) except -2:
     """Offset of the first invalid sequence in data, or -1."""
     cdef Py_buffer view
-    cdef ptrdiff_t result
-    if type(data) is bytes:
-        return wsf_utf8_check(<const unsigned char *>PyBytes_AS_STRING(data),
-                              <size_t>PyBytes_GET_SIZE(data))
+    read_view(data, &view, "data")
     try:
-        _get_view(data, &view)
-    except BufferError:  # not contiguous
-        return _check(memoryview(data).tobytes())
-    try:
-        result = wsf_utf8_check(<const unsigned char *>view.buf, <size_t>view.len)
+        return wsf_utf8_check(<const unsigned char *>view.buf, <size_t>view.len)
     finally:
-        PyBuffer_Release(&view)
-    return result
+        release_view(&view)
 
 
 def validate_utf8(data) -> bool:
@@ -81,17 +63,11 @@ cdef class Utf8Validator:
             TypeError: ``data`` is not bytes-like.
         """
         cdef Py_buffer view
-        if type(data) is bytes:
-            return self._feed(<const unsigned char *>PyBytes_AS_STRING(data),
-                              PyBytes_GET_SIZE(data))
-        try:
-            _get_view(data, &view)
-        except BufferError:  # not contiguous
-            return self.feed(memoryview(data).tobytes())
+        read_view(data, &view, "data")
         try:
             return self._feed(<const unsigned char *>view.buf, view.len)
         finally:
-            PyBuffer_Release(&view)
+            release_view(&view)
 
     @property
     def valid(self) -> bool:
