@@ -11,12 +11,19 @@ Non-CPython interpreters (PyPy) always get the pure build.
 
 import os
 import platform
+import runpy
 import sys
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-MODULES = os.environ.get("WSFAST_MODULES", "_cpu_c _mask_c _utf8_c _framing_c _reader_c _waiter_c _core_c _stream_c").split()
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# The module list lives in wsfast/defaults.py (COMPILED_MODULES, in dependency
+# order), read as a plain file: the package itself is not importable before it
+# is built. WSFAST_MODULES="_mask_c _utf8_c" builds a subset (development).
+_DEFAULT_MODULES = runpy.run_path(os.path.join(HERE, "wsfast", "defaults.py"))["COMPILED_MODULES"]
+MODULES = os.environ.get("WSFAST_MODULES", " ".join(_DEFAULT_MODULES)).split()
 
 
 def build_mode():

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from wsfast import _backend
+from wsfast.defaults import COMPILED_MODULES
 
 PURE_ONLY = (
     os.environ.get("WSFAST_NO_EXTENSIONS", "") not in ("", "0")
@@ -57,6 +58,12 @@ def backend(request: pytest.FixtureRequest) -> _backend.Backend:
 def both() -> tuple:
     """(compiled, pure): for differential tests that compare the two."""
     return load_backend("cython"), load_backend("python")
+
+
+@pytest.fixture(params=COMPILED_MODULES)
+def compiled_module(request: pytest.FixtureRequest) -> str:
+    """The name of each compiled module the build makes (wsfast.defaults)."""
+    return request.param
 
 
 @pytest.fixture(params=["simd", "portable"])

@@ -17,10 +17,13 @@ whole suite over both in one process.
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
 import types
 from typing import Dict, Optional
+
+from .defaults import COMPILED_MODULES
 
 __all__ = ["IMPLEMENTATION", "IMPORT_ERROR", "KERNELS", "Backend", "get", "available"]
 
@@ -66,21 +69,23 @@ def _pure() -> Backend:
 
 
 def _compiled() -> Backend:
-    from . import _core_c, _framing_c, _mask_c, _reader_c, _stream_c, _utf8_c, _waiter_c  # type: ignore[attr-defined]
-
+    # Every module the build makes, in dependency order: one that is missing
+    # or fails to import makes the whole back-end unavailable (ImportError),
+    # even if no kernel below comes from it.
+    m = {name: importlib.import_module(f".{name}", __package__) for name in COMPILED_MODULES}
     return Backend(
         name="cython",
-        apply_mask=_mask_c.apply_mask,
-        apply_mask_inplace=_mask_c.apply_mask_inplace,
-        validate_utf8=_utf8_c.validate_utf8,
-        Utf8Validator=_utf8_c.Utf8Validator,
-        FrameParser=_framing_c.FrameParser,
-        build_frame=_framing_c.build_frame,
-        FrameWriter=_framing_c.FrameWriter,
-        MessageReader=_reader_c.MessageReader,
-        MessageWaiter=_waiter_c.MessageWaiter,
-        ConnectionCore=_core_c.ConnectionCore,
-        StreamCore=_stream_c.StreamProtocol,
+        apply_mask=m["_mask_c"].apply_mask,
+        apply_mask_inplace=m["_mask_c"].apply_mask_inplace,
+        validate_utf8=m["_utf8_c"].validate_utf8,
+        Utf8Validator=m["_utf8_c"].Utf8Validator,
+        FrameParser=m["_framing_c"].FrameParser,
+        build_frame=m["_framing_c"].build_frame,
+        FrameWriter=m["_framing_c"].FrameWriter,
+        MessageReader=m["_reader_c"].MessageReader,
+        MessageWaiter=m["_waiter_c"].MessageWaiter,
+        ConnectionCore=m["_core_c"].ConnectionCore,
+        StreamCore=m["_stream_c"].StreamProtocol,
     )
 
 

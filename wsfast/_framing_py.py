@@ -23,6 +23,7 @@ from typing import Callable, List, Optional
 from ._buffers import as_bytes, mask_key
 from ._mask_py import _masked
 from ._record import fast_constructor
+from .defaults import DEFAULT_MAX_MESSAGE_SIZE
 from .errors import ProtocolError, protocol_error
 from .frames import Frame, Opcode
 
@@ -36,8 +37,9 @@ __all__ = [
     "FrameWriter",
 ]
 
-#: Default limit on one frame's payload (1 MiB), as websockets' max_size.
-DEFAULT_MAX_FRAME_SIZE = 2**20
+#: Default limit on one frame's payload: the message limit (wsfast.defaults),
+#: as websockets' max_size bounds both.
+DEFAULT_MAX_FRAME_SIZE = DEFAULT_MAX_MESSAGE_SIZE
 
 #: Opcode values that RFC 6455 defines; others are reserved (§5.2).
 _KNOWN_OPCODES = (0x0, 0x1, 0x2, 0x8, 0x9, 0xA)

@@ -25,15 +25,12 @@ from ._framing_py import MAX_HEADER_SIZE, Header, check_limit, parse_header
 from ._mask_py import _masked
 from ._record import fast_constructor
 from ._utf8_py import surrogate_prefix
+from .defaults import DEFAULT_FRAGMENT_OVERHEAD
 from .errors import ProtocolError, protocol_error
 from .events import BinaryMessage, CloseReceived, MessageFragment, Ping, Pong, TextMessage
 from .frames import parse_close
 
 __all__ = ["MessageReader", "DEFAULT_FRAGMENT_OVERHEAD"]
-
-#: Bytes charged per fragment after the first (roughly what a peer pays on
-#: the wire for a masked frame header, rounded up).
-DEFAULT_FRAGMENT_OVERHEAD = 16
 
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 

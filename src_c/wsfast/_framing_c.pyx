@@ -23,6 +23,7 @@ from wsfast._records cimport wsf_record_new6, wsf_record_type, wsf_record_type_i
 
 import os
 
+from wsfast.defaults import DEFAULT_MAX_MESSAGE_SIZE
 from wsfast.errors import ProtocolError, protocol_error
 from wsfast.frames import Frame, Opcode
 
@@ -56,7 +57,8 @@ cdef enum:
 # and filled while holding the GIL, so threads cannot interleave on it.
 cdef bytearray _scratch = None
 
-DEFAULT_MAX_FRAME_SIZE = 2**20
+# As wsfast._framing_py.DEFAULT_MAX_FRAME_SIZE.
+DEFAULT_MAX_FRAME_SIZE = DEFAULT_MAX_MESSAGE_SIZE
 
 
 cdef object header_error(int code, const wsf_header *h, uint64_t max_frame):

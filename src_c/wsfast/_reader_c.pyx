@@ -37,6 +37,7 @@ from wsfast._records cimport (wsf_record_new1, wsf_record_new2, wsf_record_new3,
                               wsf_record_type, wsf_record_type_init)
 from wsfast._utf8_c cimport wsf_is_ascii, wsf_utf8_check, wsf_utf8_feed, wsf_utf8_state, wsf_utf8_state_reset
 
+from wsfast.defaults import DEFAULT_FRAGMENT_OVERHEAD
 from wsfast.errors import ProtocolError, protocol_error
 from wsfast.events import BinaryMessage, CloseReceived, MessageFragment, Ping, Pong, TextMessage
 from wsfast.frames import parse_close
@@ -58,7 +59,6 @@ wsf_record_type_init(&CLOSE_T, CloseReceived)
 cdef enum:
     # Keep a message buffer between messages only up to this capacity.
     KEEP_BUFFER = 65536
-    DEFAULT_FRAGMENT_OVERHEAD = 16
 
 
 cdef int buf_reserve(Buf *b, Py_ssize_t extra) except -1:
