@@ -4,6 +4,34 @@
 The rules live in frame_header.h (wsf_parse_header), shared with the message
 reader; this module maps its error codes to wsfast.errors and provides the
 public FrameParser, build_frame and the connection's FrameWriter.
+
+Invariants:
+
+* Buffers: an argument (chunk, payload, mask) is the caller's: read in place
+  if bytes, otherwise acquired with _buffer.read_view and released in the
+  same function's ``finally`` (contract in _buffer.pxd). Frames are parsed
+  straight out of it; frame payloads are always copied into new bytes.
+* FrameParser.buffer is the parser's own bytearray, holding at most one
+  incomplete frame (<= 14 + max_frame_size bytes). It is a cdef attribute,
+  unreachable from Python, so nothing else resizes it; pointers into it are
+  taken again after every resize (_keep, PyByteArray_Resize).
+* Lengths: a header's length is trusted only after wsf_parse_header returned
+  WSF_HDR_OK, which bounds it by max_frame (<= WSF_UNLIMITED = 2**62), so
+  ``h.size + h.length`` fits a Py_ssize_t; a payload is read only once the
+  chunk is checked to hold all of it (_parse, _complete_buffered). Output
+  sizes are exact: header bytes from wsf_encode_header plus the payload
+  length, allocated before they are written.
+* Masking keys: pointers into the writer's 4 KiB pool of random bytes
+  (checked to be exactly bytes of KEY_POOL_SIZE). Between _next_key and the
+  key's last use only bytes / bytearray objects are allocated (not tracked
+  by the GC, so no Python code runs) and the pool cannot be replaced.
+* GIL: never released.
+* Shared mutable state: ``_scratch``, one bytearray for the whole process in
+  which reuse_buffers writers build masked frames; reused only when it has
+  no live export, checked and written with the GIL held (see _masked_view).
+  The SIMD path is chosen by the one CPU state owned by wsfast._cpu_c.
+* No ``boundscheck(False)`` / ``wraparound(False)`` region: unchecked
+  accesses are raw-pointer accesses bounded as above.
 """
 
 cimport cython

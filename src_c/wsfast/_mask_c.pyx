@@ -1,5 +1,30 @@
 # cython: language_level=3
-"""Compiled masking kernel (RFC 6455 §5.3); twin of wsfast/_mask_py.py."""
+"""Compiled masking kernel (RFC 6455 §5.3); twin of wsfast/_mask_py.py.
+
+Invariants:
+
+* Buffers: ``data`` and ``mask`` are the caller's. A bytes argument is read
+  in place (the argument reference keeps it alive); any other is acquired
+  with _buffer.read_view / write_view and released in the same function's
+  ``finally`` (contract in _buffer.pxd). The result of apply_mask is a new
+  bytes object allocated here and completely written by wsf_mask before
+  anyone else can see it.
+* Lengths: ``n`` is the view's own length (PyBytes_GET_SIZE or the
+  exporter's ``len``), so src and dst both hold exactly n bytes, which is
+  what wsf_mask reads and writes (mask_kernel.h). The key is copied only
+  after its length is checked to be 4.
+* GIL: released around wsf_mask from NOGIL_THRESHOLD (64 KiB) bytes on. By
+  then every pointer is pinned: the source is a bytes object or a held
+  export, the destination a bytes object nobody else has yet or a held
+  writable export (the buffer protocol keeps an exported buffer in place
+  until it is released: a bytearray refuses to resize meanwhile). Another
+  thread may still write the bytes of a shared bytearray meanwhile: the
+  result is then unspecified, but no access leaves the buffer.
+* Shared mutable state: none here; the SIMD path is chosen by the one CPU
+  state owned by wsfast._cpu_c (attached below).
+* No ``boundscheck(False)`` / ``wraparound(False)`` region: all unchecked
+  accesses are raw-pointer accesses in mask_kernel.h, bounded by n as above.
+"""
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.string cimport memcpy

@@ -16,10 +16,34 @@ Where the time goes, and how it is kept small:
 * Nothing of the input chunk is kept except an incomplete header (<= 14
   bytes in a fixed array).
 
-Ownership: ``msg`` and ``zbuf`` are malloc'd by this object and freed in
-__dealloc__ (and after a large message, so that an idle connection does not
-keep a megabyte buffer). Events only ever hold new ``bytes``/``str`` objects,
-never views of these buffers.
+Invariants:
+
+* Buffers: the chunk passed to feed() is the caller's: read in place if
+  bytes, otherwise acquired with _buffer.read_view and released in feed()'s
+  ``finally`` (contract in _buffer.pxd); the export also keeps a bytearray
+  from being resized while the chunk is processed, even by the Python code
+  that processing may run (the inflater, finalizers). ``msg`` and ``zbuf``
+  are malloc'd by this object and freed in __dealloc__ (and after a large
+  message, so that an idle connection does not keep a megabyte buffer);
+  pointers into them are taken again after every buf_reserve. ``direct`` is
+  a bytes object written in place while the reader holds its only reference,
+  until the message is complete. Events only ever hold new ``bytes``/``str``
+  objects, never views of these buffers.
+* Lengths: ``frame.length`` is trusted only after wsf_parse_header accepted
+  the header, which bounds it by max_frame (<= 2**62) and a control frame's
+  by 125 (the size of ``cbuf``). ``hbuf`` receives at most WSF_MAX_HEADER
+  bytes in all. Payload is copied ``min(left in frame, left in chunk)``
+  bytes at a time, so ``received <= frame.length`` always; ``msg`` is
+  reserved for the bytes about to be written, after the limit checks of
+  _check_frame (sums of two values <= 2**62 cannot overflow; the fragment
+  charge saturates instead).
+* The inflater is wsfast's own (wsfast.deflate); calling feed() again from
+  inside it, on the same reader, is not supported.
+* GIL: never released.
+* Shared mutable state: none here; the SIMD paths of wsf_mask and the UTF-8
+  check are chosen by the one CPU state owned by wsfast._cpu_c.
+* No ``boundscheck(False)`` / ``wraparound(False)`` region: unchecked
+  accesses are raw-pointer accesses bounded as above.
 """
 
 cimport cython

@@ -1,5 +1,21 @@
 # cython: language_level=3
-"""Compiled UTF-8 validation; twin of wsfast/_utf8_py.py."""
+"""Compiled UTF-8 validation; twin of wsfast/_utf8_py.py.
+
+Invariants:
+
+* Buffers: ``data`` is the caller's: read in place if bytes, otherwise
+  acquired with _buffer.read_view and released in the same function's
+  ``finally`` (contract in _buffer.pxd). A Utf8Validator keeps no pointer
+  into any chunk: an incomplete code point (at most 3 bytes) is copied into
+  its wsf_utf8_state.
+* Lengths: ``n`` is the view's own length; utf8_kernel.h reads s[0..n) only
+  (the SIMD path copies a partial last block into a local buffer).
+  ``fed`` and the error offset are Py_ssize_t sums of such lengths.
+* GIL: never released.
+* Shared mutable state: none here; the SIMD path is chosen by the one CPU
+  state owned by wsfast._cpu_c (attached below).
+* No ``boundscheck(False)`` / ``wraparound(False)`` region.
+"""
 
 from wsfast._buffer cimport read_view, release_view
 from wsfast._cpu_c cimport cpu_state, wsf_cpu_use

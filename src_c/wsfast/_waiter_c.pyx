@@ -8,6 +8,16 @@ per message; the Python twin spends about ten Python-level calls on that
 (constructor, ``__await__`` generator, ``add_done_callback``, ``set_result``,
 ``current_task``, ``result`` twice...). Here each is a C call, and ``await``
 iterates the waiter itself instead of a generator object.
+
+Invariants:
+
+* Buffers: none; no raw memory access at all.
+* GIL: never released (everything here runs on the event loop's thread).
+* Shared mutable state: the type's freelist (``@cython.freelist(8)``, one
+  per process, used with the GIL held), and module-level references to
+  asyncio's Task, CancelledError, InvalidStateError and current_task, set
+  once at import.
+* No ``boundscheck(False)`` / ``wraparound(False)`` region.
 """
 
 import asyncio
