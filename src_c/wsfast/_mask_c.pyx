@@ -29,7 +29,7 @@ Invariants:
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.string cimport memcpy
 
-from wsfast._buffer cimport read_view, release_view, write_view
+from wsfast._buffer cimport read_contiguous_view, read_view, release_view, write_view
 from wsfast._cpu_c cimport cpu_state, wsf_cpu_use
 from wsfast._mask_c cimport wsf_mask
 
@@ -42,7 +42,7 @@ wsf_cpu_use(cpu_state(__name__))
 cdef int get_mask_key(object mask, unsigned char out[4]) except -1:
     """Copy a 4-byte key into out; bytes-like keys of another length are refused."""
     cdef Py_buffer view
-    read_view(mask, &view, "mask", copy_strided=False)
+    read_contiguous_view(mask, &view, "mask")
     try:
         if view.len != 4:
             raise ValueError("mask must contain 4 bytes")
