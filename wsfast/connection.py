@@ -144,6 +144,8 @@ class Connection:
         self._close_expected = False
         self._sending_compressed = False
         self._eof_received = False
+        self._writing_paused = False  # see set_writing_paused
+        self._unanswered_ping: Optional[bytes] = None
 
     # -- properties ----------------------------------------------------------
 
@@ -246,6 +248,23 @@ class Connection:
     def data_to_send(self) -> List[bytes]:
         """Bytes to write to the network since the last call, for ``writelines``."""
         return self._core.take_out()
+
+    def set_writing_paused(self, paused: bool) -> None:
+        """Tell the connection whether the transport has stopped taking writes
+        (its buffer is above its high-water mark, as ``pause_writing`` says).
+
+        While it has, automatic pongs are not queued one per ping: only the
+        payload of the latest ping is kept, and its pong is queued when
+        writing resumes (RFC 6455 §5.5.3 allows answering only the most
+        recent of several unanswered pings). A peer that sends pings and
+        never reads can then grow the write buffer by at most one pong,
+        instead of one pong per ping, without limit.
+        """
+        self._writing_paused = paused
+        if not paused and self._unanswered_ping is not None:
+            data, self._unanswered_ping = self._unanswered_ping, None
+            if self._core.can_send_control:
+                self._core.write(_PONG, data)
 
     def close_expected(self) -> bool:
         """Whether the TCP connection should end now.
@@ -392,7 +411,10 @@ class Connection:
         for event in reader.control_events:
             if type(event) is Ping:
                 if self.auto_pong and core.close_sent is None:
-                    core.write(_PONG, event.data)
+                    if self._writing_paused:  # §5.5.3: the latest ping only
+                        self._unanswered_ping = event.data
+                    else:
+                        core.write(_PONG, event.data)
             elif type(event) is CloseReceived:
                 _state.close_received(core, event.code, event.reason)
                 if core.close_sent is None:

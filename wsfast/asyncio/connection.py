@@ -666,9 +666,12 @@ class WebSocket:
 
     def pause_writing(self) -> None:
         self._stream.writing_paused = True
+        self.connection.set_writing_paused(True)  # one pong at most until resume_writing
 
     def resume_writing(self) -> None:
         self._stream.writing_paused = False
+        self.connection.set_writing_paused(False)
+        self._stream.write_now()  # the pong of the latest ping, if one is owed
         waiters = self._stream.drain_waiters
         while waiters:
             waiter = waiters.popleft()
