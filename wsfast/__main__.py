@@ -13,6 +13,8 @@ import argparse
 import sys
 from typing import Any, List, Optional
 
+from .defaults import CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, MAX_QUEUE, PING_INTERVAL
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -59,24 +61,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     echo.add_argument("--host", default="localhost", help="address to listen on (localhost)")
     echo.add_argument("--port", type=int, default=8765, help="port to listen on (8765)")
-    echo.add_argument("--max-size", type=_size, default=2**20, metavar="N",
+    echo.add_argument("--max-size", type=_size, default=DEFAULT_MAX_MESSAGE_SIZE, metavar="N",
                       help="largest message in bytes, 0 for no limit (1 MiB)")
     echo.add_argument("--max-frame-size", type=_size, default=None, metavar="N",
                       help="largest frame in bytes (default: --max-size)")
     echo.add_argument("--max-fragments", type=_size, default=None, metavar="N",
                       help="largest number of frames in a message (default: bounded by "
                            "the per-fragment charge only)")
-    echo.add_argument("--max-queue", type=int, default=16, metavar="N",
-                      help="messages queued before reading pauses (16)")
+    echo.add_argument("--max-queue", type=int, default=MAX_QUEUE, metavar="N",
+                      help=f"messages queued before reading pauses ({MAX_QUEUE})")
     compression = echo.add_mutually_exclusive_group()
     compression.add_argument("--compression", dest="compression", action="store_true",
                              default=True, help="negotiate permessage-deflate (default)")
     compression.add_argument("--no-compression", dest="compression", action="store_false",
                              help="do not negotiate permessage-deflate")
-    echo.add_argument("--ping-interval", type=float, default=20, metavar="S",
-                      help="keepalive ping interval in seconds, 0 to disable (20)")
-    echo.add_argument("--close-timeout", type=float, default=10, metavar="S",
-                      help="time allowed for each closing step (10)")
+    echo.add_argument("--ping-interval", type=float, default=PING_INTERVAL, metavar="S",
+                      help=f"keepalive ping interval in seconds, 0 to disable ({PING_INTERVAL})")
+    echo.add_argument("--close-timeout", type=float, default=CLOSE_TIMEOUT, metavar="S",
+                      help=f"time allowed for each closing step ({CLOSE_TIMEOUT})")
     echo.add_argument("--backend", choices=["cython", "python"], default=None,
                       help="kernels to use (default: the process default)")
     echo.add_argument("--uvloop", action="store_true",

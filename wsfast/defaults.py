@@ -57,13 +57,13 @@ MAX_RESPONSE_BODY = 65536
 # -- the asyncio layer (websockets' defaults, so code moves over unchanged) ----
 
 #: Seconds for the opening handshake.
-OPEN_TIMEOUT = 10.0
+OPEN_TIMEOUT = 10
 #: Seconds between keepalive pings.
-PING_INTERVAL = 20.0
+PING_INTERVAL = 20
 #: Seconds to wait for a keepalive ping's pong.
-PING_TIMEOUT = 20.0
+PING_TIMEOUT = 20
 #: Seconds for each step of the closing handshake.
-CLOSE_TIMEOUT = 10.0
+CLOSE_TIMEOUT = 10
 #: Messages queued for ``recv`` before reading pauses (resumes at a quarter).
 MAX_QUEUE = 16
 

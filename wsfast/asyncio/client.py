@@ -12,6 +12,8 @@ import ssl as ssl_module
 from typing import Any, Optional, Sequence, Union
 
 from ..connection import ClientConnection
+from ..defaults import (CLOSE_TIMEOUT, DEFAULT_FRAGMENT_OVERHEAD, DEFAULT_MAX_MESSAGE_SIZE,
+                        MAX_QUEUE, OPEN_TIMEOUT, PING_INTERVAL, PING_TIMEOUT)
 from ..deflate import PerMessageDeflate
 from ..events import Response
 from .connection import WebSocket
@@ -112,16 +114,16 @@ class connect:
         compression: Union[str, PerMessageDeflate, None] = "deflate",
         ssl: Optional[ssl_module.SSLContext] = None,
         server_hostname: Optional[str] = None,
-        open_timeout: Optional[float] = 10,
-        max_size: Optional[int] = 2**20,
-        max_queue: Optional[int] = 16,
+        open_timeout: Optional[float] = OPEN_TIMEOUT,
+        max_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE,
+        max_queue: Optional[int] = MAX_QUEUE,
         write_limit: Any = None,
-        ping_interval: Optional[float] = 20,
-        ping_timeout: Optional[float] = 20,
-        close_timeout: Optional[float] = 10,
+        ping_interval: Optional[float] = PING_INTERVAL,
+        ping_timeout: Optional[float] = PING_TIMEOUT,
+        close_timeout: Optional[float] = CLOSE_TIMEOUT,
         text_as_bytes: bool = False,
         max_fragments: Optional[int] = None,
-        fragment_overhead: int = 16,
+        fragment_overhead: int = DEFAULT_FRAGMENT_OVERHEAD,
         max_frame_size: Optional[int] = None,
         backend: Optional[str] = None,
         **kwargs: Any,

@@ -15,6 +15,8 @@ import socket
 from typing import Any, Awaitable, Callable, Optional, Sequence, Set, Tuple, Union
 
 from ..connection import ServerConnection, State
+from ..defaults import (CLOSE_TIMEOUT, DEFAULT_FRAGMENT_OVERHEAD, DEFAULT_MAX_MESSAGE_SIZE,
+                        MAX_QUEUE, OPEN_TIMEOUT, PING_INTERVAL, PING_TIMEOUT)
 from ..deflate import PerMessageDeflate
 from ..errors import ConnectionClosed
 from ..events import Request, Response
@@ -210,7 +212,7 @@ class Server:
         process_request: Optional[Callable[..., Any]] = None,
         process_response: Optional[Callable[..., Any]] = None,
         extra_headers: Any = (),
-        open_timeout: Optional[float] = 10,
+        open_timeout: Optional[float] = OPEN_TIMEOUT,
         max_connections: Optional[int] = None,
     ) -> None:
         self.handler = handler
@@ -380,20 +382,20 @@ class serve:
         *,
         compression: Union[str, PerMessageDeflate, None] = "deflate",
         subprotocols: Sequence[str] = (),
-        max_size: Optional[int] = 2**20,
-        max_queue: Optional[int] = 16,
+        max_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE,
+        max_queue: Optional[int] = MAX_QUEUE,
         write_limit: Any = None,
-        ping_interval: Optional[float] = 20,
-        ping_timeout: Optional[float] = 20,
-        close_timeout: Optional[float] = 10,
-        open_timeout: Optional[float] = 10,
+        ping_interval: Optional[float] = PING_INTERVAL,
+        ping_timeout: Optional[float] = PING_TIMEOUT,
+        close_timeout: Optional[float] = CLOSE_TIMEOUT,
+        open_timeout: Optional[float] = OPEN_TIMEOUT,
         max_connections: Optional[int] = None,
         process_request: Optional[Callable[..., Any]] = None,
         process_response: Optional[Callable[..., Any]] = None,
         extra_headers: Any = (),
         text_as_bytes: bool = False,
         max_fragments: Optional[int] = None,
-        fragment_overhead: int = 16,
+        fragment_overhead: int = DEFAULT_FRAGMENT_OVERHEAD,
         max_frame_size: Optional[int] = None,
         backend: Optional[str] = None,
         **kwargs: Any,
