@@ -12,10 +12,13 @@ import base64
 import contextlib
 import hashlib
 import os
+import select
 import socket
 import struct
 import subprocess
 import sys
+import time
+import zlib
 from typing import Callable, Iterator, Tuple
 
 import pytest
@@ -33,16 +36,17 @@ MiB = 2**20
 WRITE_LIMIT = 64 * 1024
 
 
-def frame(opcode: int, payload: bytes, masked: bool) -> bytes:
-    """One final frame; masked with the key 00 00 00 00 (payload unchanged)."""
+def frame(opcode: int, payload: bytes, masked: bool, fin: bool = True, rsv1: bool = False) -> bytes:
+    """One frame; masked with the key 00 00 00 00 (payload unchanged)."""
     n = len(payload)
+    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
     mask_bit = 0x80 if masked else 0
     if n < 126:
-        head = struct.pack("!BB", 0x80 | opcode, mask_bit | n)
+        head = struct.pack("!BB", first, mask_bit | n)
     elif n < 65536:
-        head = struct.pack("!BBH", 0x80 | opcode, mask_bit | 126, n)
+        head = struct.pack("!BBH", first, mask_bit | 126, n)
     else:
-        head = struct.pack("!BBQ", 0x80 | opcode, mask_bit | 127, n)
+        head = struct.pack("!BBQ", first, mask_bit | 127, n)
     return head + (b"\0\0\0\0" if masked else b"") + payload
 
 
@@ -60,9 +64,38 @@ class Attack:
     def ask(self, command: str) -> Tuple[int, ...]:
         """Send a command as a text message; the numbers the probe answers."""
         self.send(frame(0x1, command.encode(), self.masked))
+        return self.answer(command.split()[0].upper())
+
+    def answer(self, word: str) -> Tuple[int, ...]:
+        """The numbers of the probe's next line, which must start with *word*."""
         line = self.process.stdout.readline().split()
-        assert line and line[0] == command.upper(), (line, self.process.poll())
-        return tuple(int(word) for word in line[1:])
+        assert line and line[0] == word, (line, self.process.poll())
+        return tuple(int(number) for number in line[1:] if number.lstrip("-").isdigit())
+
+    def close_code(self) -> int:
+        """Read frames until the probe's close frame; its status code."""
+        data = b""
+        while True:
+            while len(data) >= 2:
+                length, offset = data[1] & 0x7F, 2
+                if length == 126:
+                    length, offset = struct.unpack("!H", data[2:4])[0], 4
+                elif length == 127:
+                    length, offset = struct.unpack("!Q", data[2:10])[0], 10
+                if data[1] & 0x80:
+                    offset += 4  # a client's frames are masked; the code is read masked
+                if len(data) < offset + length:
+                    break
+                if data[0] & 0x0F == 0x8:
+                    payload = data[offset:offset + length]
+                    if data[1] & 0x80:
+                        key = data[offset - 4:offset]
+                        payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+                    return struct.unpack("!H", payload[:2])[0]
+                data = data[offset + length:]
+            chunk = self.sock.recv(65536)
+            assert chunk, "the connection ended without a close frame"
+            data += chunk
 
     def flood(self, flood: Callable[[float], Iterator[bytes]]) -> Tuple[int, int]:
         """Send flood(0.25), then flood(1.0): return how much higher the
@@ -75,10 +108,10 @@ class Attack:
         self.ask("mark")
         for chunk in flood(0.25):
             self.send(chunk)
-        peak_before, _ = self.ask("peak")
+        peak_before = self.ask("peak")[0]
         for chunk in flood(1.0):
             self.send(chunk)
-        peak_after, buffered = self.ask("peak")
+        peak_after, buffered = self.ask("peak")[:2]
         return peak_after - peak_before, buffered
 
 
@@ -91,35 +124,67 @@ def _read_head(sock: socket.socket) -> bytes:
     return data
 
 
+DEFLATE_OFFER = b"Sec-WebSocket-Extensions: permessage-deflate\r\n"
+
+
+def upgrade(sock: socket.socket, extra: bytes = b"") -> bytes:
+    """Send an upgrade request; the response head."""
+    key = base64.b64encode(os.urandom(16))
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                 b"Sec-WebSocket-Key: " + key + b"\r\n" + extra + b"\r\n")
+    return _read_head(sock)
+
+
 @contextlib.contextmanager
-def attack(role: str, backend: str) -> Iterator[Attack]:
-    """A connected attacker: the probe plays *role*, the attacker the other side."""
-    args = [sys.executable, PROBE, role, backend, "--write-limit", str(WRITE_LIMIT)]
+def probe_server(backend: str, *options: str) -> Iterator[Tuple[subprocess.Popen, int]]:
+    """A probe playing the server: the process and its port."""
+    process = subprocess.Popen([sys.executable, PROBE, "server", backend, *options],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        yield process, int(process.stdout.readline().split()[1])
+    finally:
+        process.kill()
+        process.communicate()
+
+
+@contextlib.contextmanager
+def attack(role: str, backend: str, *options: str,
+           deflate: bool = False, head: bytes = b"") -> Iterator[Attack]:
+    """A connected attacker: the probe plays *role*, the attacker the other
+    side, after an opening handshake with permessage-deflate if *deflate*
+    (*head*: a client probe's 101 response, sent as is, instead of a valid one)."""
+    args = [sys.executable, PROBE, role, backend, "--write-limit", str(WRITE_LIMIT), *options]
+    if deflate:
+        args.append("--compression")
     with contextlib.ExitStack() as stack:
         if role == "server":
             process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
             stack.callback(process.kill)
             port = int(process.stdout.readline().split()[1])
             sock = stack.enter_context(socket.create_connection(("127.0.0.1", port)))
-            key = base64.b64encode(os.urandom(16))
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                         b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                         b"Sec-WebSocket-Key: " + key + b"\r\n\r\n")
-            assert _read_head(sock).startswith(b"HTTP/1.1 101 ")
+            response = upgrade(sock, DEFLATE_OFFER if deflate else b"")
+            assert response.startswith(b"HTTP/1.1 101 ")
+            assert (b"permessage-deflate" in response) is deflate
         else:
             listener = stack.enter_context(socket.create_server(("127.0.0.1", 0)))
             port = listener.getsockname()[1]
             process = subprocess.Popen(args + ["--port", str(port)], stdout=subprocess.PIPE,
                                        text=True)
             stack.callback(process.kill)
+            process.stdout.readline()  # MARK: the probe's own, before it connects
             listener.settimeout(30)
             sock = stack.enter_context(listener.accept()[0])
             request = _read_head(sock).decode("latin-1")
             key = next(line.split(":", 1)[1].strip() for line in request.split("\r\n")
                        if line.lower().startswith("sec-websocket-key:"))
             accept = base64.b64encode(hashlib.sha1(key.encode() + GUID).digest())
-            sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                         b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+            assert ("permessage-deflate" in request) is deflate
+            sock.sendall(head or (
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n"
+                + (b"Sec-WebSocket-Extensions: permessage-deflate\r\n" if deflate else b"")
+                + b"\r\n"))
         sock.settimeout(60)
         yield Attack(sock, process, masked=role == "server")
 
@@ -206,3 +271,184 @@ class TestPongsWhileWritingIsPaused:
         server.send_close(1001)
         server.set_writing_paused(False)
         assert self.pongs(server, client) == []
+
+
+#: The probes' max_size (their default, 1 MiB).
+MAX_SIZE = MiB
+
+
+def deflated(data: bytes) -> bytes:
+    """*data* as one permessage-deflate message payload (RFC 7692 §7.2.1)."""
+    compressor = zlib.compressobj(wbits=-15)
+    stream = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    assert stream.endswith(b"\0\0\xff\xff")
+    return stream[:-4]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("role", ROLES)
+class TestDecompressionBomb:
+    """A compressed message that inflates to 64 times max_size: refused with
+    1009 (RFC 6455 §7.4.1) once inflation reaches the limit, never inflated
+    past it, whether it comes in one frame or in many."""
+
+    BOMB = deflated(bytes(64 * MAX_SIZE))  # 64 MiB of zeros in about 64 KB
+
+    @pytest.mark.parametrize("frames", [1, 64])
+    def test_decompression_bomb_is_refused_with_1009_in_bounded_memory(self, role, backend, frames):
+        with attack(role, backend, deflate=True) as peer:
+            (before,) = peer.ask("mark")
+            size = -(-len(self.BOMB) // frames)
+            pieces = [self.BOMB[i:i + size] for i in range(0, len(self.BOMB), size)]
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                for i, piece in enumerate(pieces):
+                    peer.send(frame(0x2 if i == 0 else 0x0, piece, peer.masked,
+                                    fin=i == len(pieces) - 1, rsv1=i == 0))
+            assert peer.close_code() == 1009
+            _, sent, peak = peer.answer("CLOSED")
+        assert sent == 1009
+        assert peak - before <= 4 * MAX_SIZE, f"+{(peak - before) / MiB:.1f} MiB"
+
+
+def _flood_until_answered(port: int, first: bytes, filler: bytes,
+                          limit: int = 16 * MiB) -> bytes:
+    """Connect, send *first*, then *filler* over and over, until the peer
+    answers; what it answered (the peer must answer before *limit* bytes).
+
+    A peer that closes with our bytes unread resets the connection, and the
+    reset may overtake its answer: then the attack is tried again."""
+    for _ in range(5):
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.setblocking(False)
+            pending, sent = first, 0
+            try:
+                while sent < limit:
+                    readable, writable, _ = select.select([sock], [sock], [], 10)
+                    if readable:
+                        sock.setblocking(True)
+                        return _read_head(sock)
+                    assert writable, "the peer neither reads nor answers"
+                    n = sock.send(pending)
+                    sent += n
+                    pending = pending[n:] or filler
+            except (ConnectionResetError, BrokenPipeError):
+                continue
+            raise AssertionError(f"no answer after {sent} bytes")
+    raise AssertionError("every attempt was reset before the answer arrived")
+
+
+def _control(process: subprocess.Popen, port: int) -> Attack:
+    """A WebSocket connection to a probe server, to send it commands."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    assert upgrade(sock).startswith(b"HTTP/1.1 101 ")
+    return Attack(sock, process, masked=True)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+class TestEndlessHandshake:
+    """Upgrade requests that never end are refused with the HTTP status of
+    the limit they break, before memory grows with them (RFC 9110 §15.5,
+    RFC 6585 §5)."""
+
+    REQUEST_LINE = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+
+    @pytest.mark.parametrize("first, filler, status", [
+        (REQUEST_LINE, b"X-Filler: 0123456789abcdef\r\n", b"431"),
+        (REQUEST_LINE + b"X-Filler: ", b"a" * 4096, b"431"),
+        (b"GET /" + b"a" * 4096, b"a" * 4096, b"414"),
+        (REQUEST_LINE + b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+         b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+         b"Content-Length: 1000000000000\r\n\r\n", b"b" * 4096, b"400"),
+    ], ids=["endless-headers", "endless-header-line", "endless-request-line", "endless-body"])
+    def test_endless_request_is_refused_before_memory_grows(self, backend, first, filler, status):
+        with probe_server(backend) as (process, port):
+            control = _control(process, port)
+            (before,) = control.ask("mark")
+            response = _flood_until_answered(port, first, filler)
+            peak = control.ask("peak")[0]
+        assert response.split(b" ")[1] == status, response
+        assert peak - before <= MiB, f"+{(peak - before) / MiB:.1f} MiB"
+
+    def test_endless_response_headers_fail_the_client(self, backend):
+        with contextlib.ExitStack() as stack:
+            listener = stack.enter_context(socket.create_server(("127.0.0.1", 0)))
+            process = subprocess.Popen(
+                [sys.executable, PROBE, "client", backend, "--port",
+                 str(listener.getsockname()[1])], stdout=subprocess.PIPE, text=True)
+            stack.callback(process.kill)
+            before = int(process.stdout.readline().split()[1])  # MARK, before it connects
+            listener.settimeout(30)
+            sock = stack.enter_context(listener.accept()[0])
+            _read_head(sock)
+            sock.setblocking(False)
+            pending, sent = b"HTTP/1.1 101 Switching Protocols\r\n", 0
+            filler = b"X-Filler: 0123456789abcdef\r\n" * 100
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                while sent < 16 * MiB:
+                    readable, writable, _ = select.select([sock], [sock], [], 10)
+                    if readable and not sock.recv(4096):
+                        break  # the client gave up and closed
+                    assert writable, "the client neither reads nor closes"
+                    n = sock.send(pending)
+                    sent, pending = sent + n, pending[n:] or filler
+            line = process.stdout.readline().split()
+        assert line[:3] == ["CLOSED", "-1", "-1"] and line[-1] == "InvalidHandshake", line
+        assert sent < 16 * MiB, "the client read 16 MiB of headers"
+        assert int(line[3]) - before <= MiB, f"+{(int(line[3]) - before) / MiB:.1f} MiB"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("role", ROLES)
+class TestPeerThatNeverReads:
+    """The application sends to a peer that never reads: ``send`` waits once
+    the write buffer is above its high-water mark, so the buffer holds at most
+    that mark plus one message."""
+
+    MESSAGE = 256 * 1024
+
+    def test_sender_blocks_and_the_write_buffer_stays_bounded(self, role, backend):
+        with attack(role, backend) as peer:
+            (before,) = peer.ask("mark")
+            peer.send(frame(0x1, b"send %d" % self.MESSAGE, peer.masked))
+            time.sleep(1.0)  # the kernel's socket buffers fill, then the transport's
+            _, _, sent_first, _ = peer.ask("peak")
+            time.sleep(1.0)
+            peak, buffered, sent, _ = peer.ask("peak")
+        assert sent == sent_first, "send went on while the peer read nothing"
+        assert buffered <= WRITE_LIMIT + self.MESSAGE + 14, f"{buffered} bytes buffered"
+        assert peak - before <= 2 * (WRITE_LIMIT + self.MESSAGE) + MiB, \
+            f"+{(peak - before) / MiB:.1f} MiB after {sent} messages"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+class TestHalfOpenConnections:
+    """Connections that never finish their opening handshake are closed by
+    open_timeout; what each costs until then is bounded."""
+
+    COUNT = 200
+    #: Measured: about 6 KiB each (a WebSocket, its stream core and
+    #: connection, a request parser holding the partial head); the bound
+    #: leaves room for the allocator.
+    PER_CONNECTION = 24 * 1024
+
+    def test_half_open_connections_are_closed_by_open_timeout(self, backend):
+        with probe_server(backend, "--open-timeout", "2") as (process, port), \
+                contextlib.ExitStack() as stack:
+            control = _control(process, port)
+            (before,) = control.ask("mark")
+            socks = [stack.enter_context(socket.create_connection(("127.0.0.1", port)))
+                     for _ in range(self.COUNT)]
+            for sock in socks:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n")
+            time.sleep(0.5)
+            peak, _, _, pending = control.ask("peak")
+            assert pending == self.COUNT + 1  # and the control connection
+            deadline = time.monotonic() + 10
+            for sock in socks:
+                sock.settimeout(max(0.1, deadline - time.monotonic()))
+                assert sock.recv(1) == b"", "a half-open connection was kept past open_timeout"
+            time.sleep(0.2)
+            *_, remaining = control.ask("peak")
+        assert remaining == 1
+        per_connection = (peak - before) / self.COUNT
+        assert per_connection <= self.PER_CONNECTION, f"{per_connection / 1024:.1f} KiB each"
