@@ -452,3 +452,37 @@ class TestHalfOpenConnections:
         assert remaining == 1
         per_connection = (peak - before) / self.COUNT
         assert per_connection <= self.PER_CONNECTION, f"{per_connection / 1024:.1f} KiB each"
+
+
+class TestAnnouncedLengths:
+    """A frame header alone must not make the reader allocate what it
+    announces (found by fuzz/connection.py: with no message limit, the
+    compiled reader raised MemoryError for a header declaring 2**50 bytes)."""
+
+    @pytest.mark.parametrize("length", [2**31, 2**40, 2**50, 2**62])
+    def test_a_huge_declared_length_without_a_limit_allocates_nothing(self, backend, length):
+        _, server = open_pair(backend.name, server_options=dict(max_message_size=None))
+        server.receive_data(b"\x82\xff" + struct.pack("!Q", length) + b"\0\0\0\0" + b"x" * 100)
+        assert server.events_received() == [] and server.error is None
+
+    def test_no_limit_still_stops_at_2_to_the_62(self, backend):
+        # "no limit" is 2**62 inside the reader, so that sizes never overflow
+        _, server = open_pair(backend.name, server_options=dict(max_message_size=None))
+        server.receive_data(b"\x82\xff" + struct.pack("!Q", 2**63 - 1) + b"\0\0\0\0")
+        assert server.error.close_code == 1009 and server.error.rule == "frame-too-big"
+
+    @pytest.mark.parametrize("opcode", [0x1, 0x2])
+    def test_memory_follows_what_arrived_not_what_was_announced(self, backend, opcode):
+        import tracemalloc
+
+        _, server = open_pair(backend.name, server_options=dict(
+            max_message_size=64 * MiB, text_as_bytes=True))
+        tracemalloc.start()
+        try:
+            server.receive_data(bytes([0x80 | opcode, 0xFF]) + struct.pack("!Q", 64 * MiB)
+                                + b"\0\0\0\0" + b"x" * 1000)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert server.error is None
+        assert peak <= 2 * MiB, f"{peak} bytes for a 64 MiB header and 1000 bytes"

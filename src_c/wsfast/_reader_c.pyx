@@ -83,6 +83,11 @@ wsf_record_type_init(&CLOSE_T, CloseReceived)
 cdef enum:
     # Keep a message buffer between messages only up to this capacity.
     KEEP_BUFFER = 65536
+    # Reserve room for a frame's payload up front only up to this size: a
+    # header alone must not make us allocate what it declares (with no
+    # message limit, 2**50 bytes). A larger payload grows the buffer as it
+    # arrives, so memory follows what was received, not what was announced.
+    RESERVE_LIMIT = 1 << 20
 
 
 cdef int buf_reserve(Buf *b, Py_ssize_t extra) except -1:
@@ -288,6 +293,8 @@ cdef class MessageReader:
         cdef int opcode = self.frame.opcode
         if opcode >= 8 or self.msg_compressed or self.streaming:
             return 0
+        if self.frame.length > RESERVE_LIMIT:
+            return 0  # _payload grows the message buffer as the bytes arrive
         if opcode != 0 and self.frame.fin and (opcode == 2 or self.text_as_bytes):
             # A single-frame message: fill its final bytes object directly.
             self.direct = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>self.frame.length)
