@@ -24,8 +24,10 @@ from typing import Callable, Iterator, Tuple
 import pytest
 
 from conftest import PURE_ONLY
-from helpers import open_pair, transfer
+from helpers import open_pair, run, transfer
+from wsfast.connection import ClientConnection, ServerConnection
 from wsfast.defaults import READ_BUFFER_SIZE
+from wsfast.errors import InvalidState
 from wsfast.events import Pong
 
 PROBE = os.path.join(os.path.dirname(__file__), "memory_probe.py")
@@ -486,3 +488,72 @@ class TestAnnouncedLengths:
             tracemalloc.stop()
         assert server.error is None
         assert peak <= 2 * MiB, f"{peak} bytes for a 64 MiB header and 1000 bytes"
+
+
+class TestEarlyData:
+    """Bytes a client sends after its upgrade request, before the server's
+    answer (RFC 6455 §4.1 has it wait; some send their first frames at once):
+    kept for the reader up to max_early_data, then 400."""
+
+    def requested(self, backend, **options):
+        client = ClientConnection("ws://example.com/", backend=backend.name)
+        server = ServerConnection(backend=backend.name, **options)
+        client.send_request(client.connect())
+        return client, server
+
+    def test_pipelined_frames_within_the_limit_are_delivered_after_the_101(self, backend):
+        client, server = self.requested(backend)
+        request_bytes = b"".join(client.data_to_send())
+        frames = b"\x81\x85\0\0\0\0hello" * 3
+        server.receive_data(request_bytes + frames[:10])
+        (request,) = server.events_received()
+        server.receive_data(frames[10:])  # while the application decides
+        server.send_response(server.accept(request))
+        assert [e.data for e in server.events_received()] == ["hello"] * 3
+
+    def test_too_much_early_data_is_refused_with_400(self, backend):
+        client, server = self.requested(backend, max_early_data=1000)
+        server.receive_data(b"".join(client.data_to_send()))
+        assert len(server.events_received()) == 1
+        server.receive_data(b"\x82\xfe" * 400)
+        server.receive_data(b"\x82\xfe" * 200)  # past 1000 bytes
+        response = b"".join(server.data_to_send())
+        assert response.startswith(b"HTTP/1.1 400 ") and server.close_expected()
+        assert server.handshake_error.rule == "early-data-too-large"
+        with pytest.raises(InvalidState):
+            server.send_response(server.reject(403))  # the application answers too late
+
+    def test_early_data_in_the_request_read_counts_too(self, backend):
+        client, server = self.requested(backend, max_early_data=1000)
+        server.receive_data(b"".join(client.data_to_send()) + b"\x82\xfe" * 600)
+        assert server.events_received() == []
+        assert b"".join(server.data_to_send()).startswith(b"HTTP/1.1 400 ")
+
+    def test_a_server_whose_process_request_takes_its_time_refuses_a_flood(self, backend, caplog):
+        import asyncio
+
+        import wsfast
+
+        async def slow_process_request(websocket, request):
+            await asyncio.sleep(0.5)  # the application decides; the client floods meanwhile
+
+        async def handler(websocket):  # pragma: no cover - never reached
+            await websocket.recv()
+
+        async def main():
+            async with wsfast.serve(handler, "127.0.0.1", 0, backend=backend.name,
+                                    process_request=slow_process_request) as server:
+                port = server.sockets[0].getsockname()[1]
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                             b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+                writer.write(b"\x82\xfe" * 64 * 1024)  # 128 KiB before any answer
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+                writer.close()
+                await asyncio.sleep(0.7)  # process_request returns after the refusal
+                return head
+
+        head = run(main())
+        assert head.startswith(b"HTTP/1.1 400 ")
+        assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text

@@ -37,8 +37,8 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from . import _backend, deflate, handshake
 from . import state as _state
-from .defaults import DEFAULT_FRAGMENT_OVERHEAD, DEFAULT_MAX_MESSAGE_SIZE, MAX_HEADER_SIZE, \
-    MAX_HEADERS, MAX_REQUEST_LINE
+from .defaults import DEFAULT_FRAGMENT_OVERHEAD, DEFAULT_MAX_MESSAGE_SIZE, MAX_EARLY_DATA, \
+    MAX_HEADER_SIZE, MAX_HEADERS, MAX_REQUEST_LINE
 from .errors import InvalidHandshake, InvalidState, ProtocolError
 from .events import CloseReceived, Ping, Request, Response
 from .frames import CloseCode, Opcode, serialize_close
@@ -453,6 +453,9 @@ class ServerConnection(Connection):
             preference; :meth:`accept` picks the first the client offered.
         max_request_line, max_headers, max_header_size: limits on the
             upgrade request (414 / 431 beyond them).
+        max_early_data: bytes kept that the client sent after its request
+            and before the response (400 beyond them: RFC 6455 §4.1 has the
+            client wait for the response).
         See :class:`Connection` for the other arguments.
     """
 
@@ -465,6 +468,7 @@ class ServerConnection(Connection):
         max_request_line: int = MAX_REQUEST_LINE,
         max_headers: int = MAX_HEADERS,
         max_header_size: int = MAX_HEADER_SIZE,
+        max_early_data: int = MAX_EARLY_DATA,
         **options: Any,
     ) -> None:
         super().__init__(**options)
@@ -475,24 +479,38 @@ class ServerConnection(Connection):
         #: The upgrade request, once received.
         self.request: Optional[Request] = None
         self._pending_deflate: Any = None
-        self._leftover = b""
+        self._leftover = bytearray()
+        self._max_early_data = max_early_data
 
     def _receive_handshake(self, data: bytes) -> None:
         if self.request is not None:
             # Bytes after the request but before our answer (a client may
-            # not send frames yet, RFC 6455 §4.1): keep them for the reader.
+            # not send frames yet, RFC 6455 §4.1): keep them for the reader,
+            # up to a limit, since the application may take its time.
+            if len(self._leftover) + len(data) > self._max_early_data:
+                self._refuse(InvalidHandshake(
+                    400, "too much data before the handshake response", "early-data-too-large"))
+                return
             self._leftover += data
             return
         try:
             request = self._request_parser.feed(data)
         except InvalidHandshake as exc:
-            self.handshake_error = exc
-            self.send_response(handshake.response_for_error(exc))
+            self._refuse(exc)
             return
         if request is not None:
+            if len(self._request_parser.leftover) > self._max_early_data:
+                self._refuse(InvalidHandshake(
+                    400, "too much data before the handshake response", "early-data-too-large"))
+                return
             self.request = request
-            self._leftover = self._request_parser.leftover
+            self._leftover = bytearray(self._request_parser.leftover)
             self._core.events.append(request)
+
+    def _refuse(self, exc: InvalidHandshake) -> None:
+        """Answer an invalid opening handshake with the status it deserves."""
+        self.handshake_error = exc
+        self.send_response(handshake.response_for_error(exc))
 
     def accept(
         self,
@@ -555,8 +573,8 @@ class ServerConnection(Connection):
             self.subprotocol = response.headers.get("Sec-WebSocket-Protocol")
             if response.headers.get("Sec-WebSocket-Extensions") is not None:
                 self._deflate = self._pending_deflate
-            self._open(self._leftover)
-            self._leftover = b""
+            leftover, self._leftover = bytes(self._leftover), bytearray()
+            self._open(leftover)
         else:
             _state.refused(self._core)
             self._close_expected = True

@@ -20,6 +20,7 @@ __all__ = [
     "MAX_HEADER_SIZE",
     "MAX_HEADER_BLOCK",
     "MAX_RESPONSE_BODY",
+    "MAX_EARLY_DATA",
     "OPEN_TIMEOUT",
     "PING_INTERVAL",
     "PING_TIMEOUT",
@@ -53,6 +54,10 @@ MAX_HEADER_SIZE = 8192
 MAX_HEADER_BLOCK = 65536
 #: Largest body of a non-101 response that a client reads (for the error).
 MAX_RESPONSE_BODY = 65536
+#: Bytes a server keeps that a client sent after its upgrade request, before
+#: the server answered it (RFC 6455 §4.1 says a client waits for the answer;
+#: some send their first frames at once): beyond it, 400.
+MAX_EARLY_DATA = 65536
 
 # -- the asyncio layer (websockets' defaults, so code moves over unchanged) ----
 

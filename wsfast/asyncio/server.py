@@ -130,6 +130,8 @@ class ServerWebSocket(WebSocket):
     def _respond(self, response: Optional[Response]) -> None:
         connection = self.connection
         server = self.server
+        if connection.state is not State.CONNECTING:
+            return  # the connection refused the handshake itself meanwhile
         if response is None:
             if server.max_connections is not None and server.open_count >= server.max_connections:
                 response = connection.reject(503, "Too many connections\n")
