@@ -68,8 +68,13 @@ echo "sanitize.sh: built with -fsanitize=$kinds in $((SECONDS - start)) s"
 #    sees overflows out of them. detect_leaks=0: CPython never frees much of
 #    its own state at exit (interned strings, static types, module state), so
 #    LeakSanitizer would report thousands of "leaks" that are not ours; leaks
-#    are the valgrind run's job (scripts/memcheck.sh). Reports go to files
-#    (log_path), so that one in a subprocess a test started is not lost.
+#    are the valgrind run's job (scripts/memcheck.py).
+#    Where reports go: ASan's to files (log_path), so that one in a
+#    subprocess whose stderr a test captured still fails the run. UBSan's
+#    ignore log_path when ASan is loaded too (gcc 12) and go to stderr, then
+#    the process exits: pytest runs with --capture=sys, so that fd 2 stays
+#    the terminal (fd capture would swallow the report with the process),
+#    and its output is kept and scanned for "runtime error:".
 preload=
 case $kinds in *address*) preload=$("$cc" -print-file-name=libasan.so) ;; esac
 case $kinds in *undefined*) preload="${preload:+$preload:}$("$cc" -print-file-name=libubsan.so)" ;; esac
@@ -81,8 +86,10 @@ suite() {  # suite EXTRA_ASAN_OPTIONS PYTEST_ARGS...
     (cd "$tree" &&
         LD_PRELOAD=$preload PYTHONMALLOC=malloc \
         ASAN_OPTIONS="detect_leaks=0:log_path=$logs/asan${extra:+:$extra}:${ASAN_OPTIONS:-}" \
-        UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan:${UBSAN_OPTIONS:-}" \
-        "$venv/bin/python" -m pytest -q -x -p no:cacheprovider "$@")
+        UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}" \
+        "$venv/bin/python" -m pytest -q -x -p no:cacheprovider --capture=sys "$@") 2>&1 |
+        tee -a "$logs/pytest.out"
+    return "${PIPESTATUS[0]}"
 }
 
 # The ping-flood tests assert a bound on a process's peak resident set, and
@@ -101,12 +108,13 @@ else
     fi
 fi
 
-reports=$(find "$logs" -type f | sort)
-if [ -n "$reports" ]; then
+reports=$(find "$logs" -type f ! -name pytest.out | sort)
+if [ -n "$reports" ] || grep -qE ': runtime error: |ERROR: (Address|Undefined)Sanitizer' "$logs/pytest.out"; then
     for report in $reports; do
         echo "==== $report"
         cat "$report"
     done
+    grep -E -A30 ': runtime error: |ERROR: (Address|Undefined)Sanitizer' "$logs/pytest.out" || true
     echo "sanitize.sh: FAILED: sanitizer reports above (-fsanitize=$kinds)" >&2
     exit 1
 fi
