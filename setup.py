@@ -7,6 +7,21 @@ WSFAST_BUILD_EXTENSION (DESIGN §3):
            so that a user without a compiler still gets a working install
 
 Non-CPython interpreters (PyPy) always get the pure build.
+
+WSFAST_SANITIZE (development; gcc or clang on Linux/macOS):
+    address, undefined, or address,undefined
+           compile and link the kernels with -fsanitize=<value> (ASan, UBSan),
+           -fno-sanitize-recover=undefined (undefined behaviour aborts instead
+           of printing and going on), -fno-omit-frame-pointer -g -O1 (readable
+           reports) instead of -O3, and -fno-wrapv (CPython's -fwrapv would
+           hide signed overflow from UBSan). Implies WSFAST_BUILD_EXTENSION=yes (a
+           sanitized build that fell back to pure Python would test nothing);
+           with WSFAST_BUILD_EXTENSION=no it is an error, as is any other value.
+           CPython itself is not instrumented, so the ASan runtime must be
+           loaded first: LD_PRELOAD=$(gcc -print-file-name=libasan.so).
+           scripts/sanitize.sh does all of it in a separate copy of the tree
+           (docs/sanitizers.md); do not leave sanitized modules in a checkout.
+    unset  the normal build; nothing above applies.
 """
 
 import os
@@ -26,15 +41,59 @@ _DEFAULT_MODULES = runpy.run_path(os.path.join(HERE, "wsfast", "defaults.py"))["
 MODULES = os.environ.get("WSFAST_MODULES", " ".join(_DEFAULT_MODULES)).split()
 
 
+SANITIZERS = ("address", "undefined")
+
+
+def sanitizers():
+    """The sanitizers WSFAST_SANITIZE asks for, in a fixed order; () when unset."""
+    value = os.environ.get("WSFAST_SANITIZE", "").strip()
+    if not value:
+        return ()
+    names = [name.strip() for name in value.lower().split(",")]
+    if any(name not in SANITIZERS for name in names) or len(set(names)) != len(names):
+        sys.exit(
+            f"WSFAST_SANITIZE must be 'address', 'undefined' or 'address,undefined', "
+            f"not {value!r}"
+        )
+    if sys.platform == "win32":
+        sys.exit("WSFAST_SANITIZE: supported with gcc or clang only (not on Windows)")
+    return tuple(name for name in SANITIZERS if name in names)
+
+
 def build_mode():
     mode = os.environ.get("WSFAST_BUILD_EXTENSION", "").strip().lower()
     if mode not in ("", "yes", "no"):
         sys.exit(f"WSFAST_BUILD_EXTENSION must be 'yes', 'no' or unset, not {mode!r}")
+    if sanitizers():
+        if mode == "no":
+            sys.exit("WSFAST_SANITIZE needs the compiled kernels, not WSFAST_BUILD_EXTENSION=no")
+        mode = "yes"
     if platform.python_implementation() != "CPython":
         if mode == "yes":
             sys.exit("WSFAST_BUILD_EXTENSION=yes: compiled kernels need CPython")
         return "no"
     return mode
+
+
+def compile_and_link_args():
+    """(extra_compile_args, extra_link_args) for every kernel module."""
+    if sys.platform == "win32":
+        return [], []
+    names = sanitizers()
+    if not names:
+        # -O3 lets gcc unroll the scalar loops; SIMD widths beyond the baseline
+        # are chosen at run time (src_c/wsfast/cpu_features.h), never with -march.
+        return ["-O3", "-fno-strict-aliasing"], []
+    flag = "-fsanitize=" + ",".join(names)
+    # These come after CPython's own CFLAGS, so they win: -O1 (often -O3
+    # there) is optimised enough to run the suite and plain enough for exact
+    # line numbers; -fno-wrapv undoes CPython's -fwrapv, under which signed
+    # overflow is defined and UBSan would not look for it.
+    compile_args = [flag, "-fno-omit-frame-pointer", "-g", "-O1", "-fno-strict-aliasing",
+                    "-fno-wrapv"]
+    if "undefined" in names:
+        compile_args.append("-fno-sanitize-recover=undefined")
+    return compile_args, [flag]
 
 
 class optional_build_ext(build_ext):
@@ -71,15 +130,14 @@ def extensions():
             raise
         sys.stderr.write("\nwsfast: Cython is not available; pure-Python build.\n\n")
         return []
-    # -O3 lets gcc unroll the scalar loops; SIMD widths beyond the baseline are
-    # chosen at run time (src_c/wsfast/cpu_features.h), never with -march.
-    extra = [] if sys.platform == "win32" else ["-O3", "-fno-strict-aliasing"]
+    compile_args, link_args = compile_and_link_args()
     exts = [
         Extension(
             f"wsfast.{name}",
             [f"src_c/wsfast/{name}.pyx"],
             include_dirs=["src_c"],
-            extra_compile_args=extra,
+            extra_compile_args=compile_args,
+            extra_link_args=link_args,
         )
         for name in MODULES
     ]
