@@ -406,6 +406,48 @@ class TestSigned64BitLengthOverflow:
                 assert outcomes[0] == outcomes[1], (hex(declared), opcode)
                 assert outcomes[0][1] is not None and outcomes[0][1][1] in (1002, 1009)
 
+    @pytest.mark.parametrize("declared", [2**33, 2**40, 2**62], ids=hex)
+    @pytest.mark.parametrize("kind", ["binary", "text", "text_as_bytes", "fragment"])
+    def test_a_length_within_no_limit_is_not_allocated_before_it_arrives(self, backend, role,
+                                                                       declared, kind):
+        # max_message_size=None: no limit refuses these headers, so the reader
+        # must wait for the payload -- not allocate 2**62 bytes up front and
+        # raise MemoryError out of receive_data (the pure reader never does).
+        victim, _ = attacked(backend, role, max_message_size=None,
+                             text_as_bytes=kind == "text_as_bytes")
+        opcode = 0x2 if kind == "binary" else 0x1
+        m = role == "server"
+        head = header(opcode, declared, masked=m, fin=kind != "fragment")
+
+        def feed() -> None:
+            victim.receive_data(head)
+            victim.receive_data(masked(b"payload", KEY) if m else b"payload")
+
+        _, peak = traced_peak(feed)
+        assert victim.error is None and victim.events_received() == []
+        assert peak < 2 * MiB, f"{peak} bytes allocated for a {len(head)}-byte header"
+
+    @pytest.mark.parametrize("kind", ["binary", "text", "text_as_bytes", "fragment"])
+    def test_a_large_frame_that_does_arrive_is_delivered_whole(self, backend, role, kind):
+        # The other side of the rule above: a frame larger than what is
+        # allocated up front grows its buffer as the payload comes.
+        victim, _ = attacked(backend, role, max_message_size=None,
+                             text_as_bytes=kind == "text_as_bytes")
+        m = role == "server"
+        payload = bytes(range(97, 123)) * (3 * MiB // 26) + b"end"
+        opcode = 0x2 if kind == "binary" else 0x1
+        data = frame(opcode, payload, masked_=m, fin=kind != "fragment")
+        if kind == "fragment":
+            data += frame(0x0, b"!", masked_=m)
+        for i in range(0, len(data), 256 * KiB - 7):
+            victim.receive_data(data[i:i + 256 * KiB - 7])
+        whole = payload + (b"!" if kind == "fragment" else b"")
+        expected = whole if kind in ("binary", "text_as_bytes") else whole.decode()
+        assert victim.events_received() == [(BinaryMessage if kind == "binary" else TextMessage)(
+            expected)]
+        assert victim.error is None
+
+
 # -- 4 ---------------------------------------------------------------------------
 
 
