@@ -581,6 +581,29 @@ class TestParsingAfterReadingWasPaused:
 
         run(main())
 
+    @pytest.mark.xfail(strict=True, reason=(
+        "one read is parsed to the end whatever the queue holds: 64 compressed 1 MiB "
+        "messages (64 KiB on the wire, one read) are all inflated and queued with "
+        "max_queue=1. Stopping mid-read needs the reader to hand back the unparsed rest "
+        "and the stream core (wsfast/_stream_py.py, _stream_c.pyx) to keep and resume it"))
+    def test_a_read_of_compressed_messages_does_not_flood_the_queue(self, backend, role):
+        max_size = MiB
+
+        async def main():
+            options = dict(compression="deflate", max_size=max_size)
+            async with loopback(backend.name, role, dict(options, max_queue=1),
+                                options) as (victim, peer):
+                for _ in range(64):  # each ~1 KiB compressed
+                    peer.send_nowait(bytes(max_size))
+                await settled_queue(victim)
+                held = sum(len(event.data) for event in victim.protocol.messages)
+                # What aiohttp's fix bounds: the queue may overshoot by the one
+                # message that crossed the mark, not by a whole read's worth.
+                assert held <= 2 * max_size, f"{held / MiB:.0f} MiB inflated into the queue"
+
+        run(main())
+
+
 # -- 6 ---------------------------------------------------------------------------
 
 
@@ -1044,3 +1067,32 @@ class TestRequestSmugglingThroughTheUpgrade:
 
         run(main())
         assert calls == ["/chat"]
+
+    @pytest.mark.xfail(strict=True, reason=(
+        "ServerConnection._receive_handshake (wsfast/connection.py) appends every byte "
+        "received between the upgrade request and send_response() to self._leftover, "
+        "without limit (and with bytes +=, quadratic): a client can make a server whose "
+        "process_request awaits buffer any amount"))
+    def test_bytes_pipelined_before_the_response_are_bounded(self, backend):
+        client = ClientConnection("ws://example.com/", backend=backend.name)
+        server = ServerConnection(backend=backend.name)
+        client.send_request(client.connect())
+        server.receive_data(b"".join(client.data_to_send()))
+        assert [type(e) for e in server.events_received()] == [Request]
+        chunk = b"\x82\xfe" * (32 * KiB)  # 64 KiB of frame-looking bytes
+
+        def feed() -> int:
+            for _ in range(256):  # 16 MiB while the application decides
+                server.receive_data(chunk)
+            gc.collect()
+            return tracemalloc.get_traced_memory()[0]
+
+        gc.collect()
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            held = feed() - base
+        finally:
+            tracemalloc.stop()
+        # Whatever the remedy (stop reading, or refuse), not 16 MiB.
+        assert held < 2 * MiB, f"{held / MiB:.1f} MiB held before the response"
