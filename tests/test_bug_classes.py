@@ -1072,12 +1072,9 @@ class TestRequestSmugglingThroughTheUpgrade:
         run(main())
         assert calls == ["/chat"]
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "ServerConnection._receive_handshake (wsfast/connection.py) appends every byte "
-        "received between the upgrade request and send_response() to self._leftover, "
-        "without limit (and with bytes +=, quadratic): a client can make a server whose "
-        "process_request awaits buffer any amount"))
     def test_bytes_pipelined_before_the_response_are_bounded(self, backend):
+        """Found by this test: every byte between the upgrade request and
+        send_response() was kept, without limit (now max_early_data, then 400)."""
         client = ClientConnection("ws://example.com/", backend=backend.name)
         server = ServerConnection(backend=backend.name)
         client.send_request(client.connect())
