@@ -16,8 +16,8 @@ Kernels: the process default, i.e. compiled unless ``WSFAST_NO_EXTENSIONS=1``.
 
 from __future__ import annotations
 
+import os
 import pathlib
-import struct
 import sys
 from typing import Any, List, Optional, Sequence, Tuple
 
@@ -46,8 +46,16 @@ __all__ = [
 #: Masking key of the frames the targets build for a server to read.
 CLIENT_MASK = b"\x37\xfa\x21\x3d"
 
+#: What the targets use for "no limit" (max_message_size=None). Open finding
+#: (fuzz/README.md): with None, the compiled reader allocates a frame's
+#: declared length before its payload arrives, and a header declaring 2**50
+#: bytes makes receive_data raise MemoryError. Until that is fixed, 16 MiB
+#: stands in for None, so that runs find other bugs; WSFAST_FUZZ_UNLIMITED=1
+#: fuzzes None itself.
+UNLIMITED = None if os.environ.get("WSFAST_FUZZ_UNLIMITED") == "1" else 2**24
+
 #: Message-size limits a target picks from: small ones, so the limit paths run.
-MAX_SIZES = (None, 0, 1, 16, 125, 126, 1000, 70000)
+MAX_SIZES = (UNLIMITED, 0, 1, 16, 125, 126, 1000, 70000)
 
 #: Every event a connection may report after the handshake.
 FRAME_EVENTS = (TextMessage, BinaryMessage, MessageFragment, Ping, Pong, CloseReceived)
@@ -103,9 +111,14 @@ def check_protocol_error(error: BaseException) -> None:
     assert len(error.reason.encode()) <= 123, error.reason  # it is sent as a close reason
 
 
-def check_handshake_error(error: BaseException) -> None:
+def check_handshake_error(error: BaseException, server: bool = True) -> None:
+    """An InvalidHandshake; a server refuses with a 4xx or 5xx, a client's
+    carries the status the server answered (or 502 for a malformed one)."""
     assert isinstance(error, InvalidHandshake), repr(error)
-    assert 400 <= error.status < 600 or error.status == 101, repr(error)
+    if server:
+        assert 400 <= error.status < 600, repr(error)
+    else:
+        assert 100 <= error.status < 1000, repr(error)
 
 
 def deflate_config(options: int) -> PerMessageDeflate:

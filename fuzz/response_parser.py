@@ -42,7 +42,7 @@ def test_one_input(data: bytes) -> None:
         client.receive_data(chunk)
         events += client.events_received()
     if client.handshake_error is not None:
-        check_handshake_error(client.handshake_error)
+        check_handshake_error(client.handshake_error, server=False)
         assert client.state is State.CLOSED and client.close_expected()
         assert all(isinstance(e, Response) for e in events[:1]) and len(events) <= 1, events
     elif events:
