@@ -561,6 +561,19 @@ class TestParserLimitsRfc6585:
         line = "GET /" + "a" * 87 + " HTTP/1.1"
         rejects(raw_request(start=line), 414, "request-line-too-long", max_line=100)
 
+    def test_request_line_over_the_limit_with_a_bare_lf_is_414(self):
+        # The limit is checked before the line ending, whatever the chunking:
+        # byte by byte, 414 comes before the LF arrives (found by fuzz/).
+        rejects(b"GET /" + b"a" * 100 + b"\n", 414, "request-line-too-long", max_line=100)
+
+    def test_header_line_over_the_limit_with_a_bare_lf_is_431(self):
+        data = (REQUEST_LINE + "\r\nX: ").encode() + b"v" * 100 + b"\n"
+        rejects(data, 431, "header-too-large", max_header_size=100)
+
+    def test_header_block_over_the_limit_with_a_bare_lf_is_431(self):
+        data = (REQUEST_LINE + "\r\nX: ").encode() + b"v" * 100 + b"\n"
+        rejects(data, 431, "header-block-too-large", max_total=len(data) - 5)
+
     def test_giant_request_line_fails_at_the_first_byte_over_the_limit(self):
         parser = RequestParser(max_line=100)
         assert bytes_fed_until_error(parser, b"GET /" + b"a" * 100_000) == 101

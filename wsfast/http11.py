@@ -165,8 +165,14 @@ class _HeadParser:
             start = self._pos
             self._pos = self._scan = end + 1
             self._size += end + 1 - start
+            crlf = end > start and buffer[end - 1] == _CR
+            # The limits first, as _check_partial_line does when the line
+            # comes in pieces: the error must not depend on the chunking.
+            self._check_length(end - start - crlf)
+            if self._size > self.max_total:
+                raise self._total_error()
             # RFC 7230 §3: lines end in CRLF; a bare LF is refused.
-            if end == start or buffer[end - 1] != _CR:
+            if not crlf:
                 raise self._fail(400, "line ends with LF without CR", "bare-lf")
             self._line(bytes(buffer[start : end - 1]))
         if self._head_done:
@@ -204,9 +210,7 @@ class _HeadParser:
         )
 
     def _line(self, line: bytes) -> None:
-        self._check_length(len(line))
-        if self._size > self.max_total:
-            raise self._total_error()
+        # The limits were checked by _feed.
         if not self._start_seen:
             self._start_line(line)
             self._start_seen = True
