@@ -16,7 +16,6 @@ Kernels: the process default, i.e. compiled unless ``WSFAST_NO_EXTENSIONS=1``.
 
 from __future__ import annotations
 
-import os
 import pathlib
 import sys
 from typing import Any, List, Optional, Sequence, Tuple
@@ -46,13 +45,10 @@ __all__ = [
 #: Masking key of the frames the targets build for a server to read.
 CLIENT_MASK = b"\x37\xfa\x21\x3d"
 
-#: What the targets use for "no limit" (max_message_size=None). Open finding
-#: (fuzz/README.md): with None, the compiled reader allocates a frame's
-#: declared length before its payload arrives, and a header declaring 2**50
-#: bytes makes receive_data raise MemoryError. Until that is fixed, 16 MiB
-#: stands in for None, so that runs find other bugs; WSFAST_FUZZ_UNLIMITED=1
-#: fuzzes None itself.
-UNLIMITED = None if os.environ.get("WSFAST_FUZZ_UNLIMITED") == "1" else 2**24
+#: No message limit (max_message_size=None): fuzzed like the others since the
+#: compiled reader reserves at most 1 MiB ahead of a payload (it used to
+#: reserve what a header declared: MemoryError for 2**50; fuzz/README.md).
+UNLIMITED = None
 
 #: Message-size limits a target picks from: small ones, so the limit paths run.
 MAX_SIZES = (UNLIMITED, 0, 1, 16, 125, 126, 1000, 70000)

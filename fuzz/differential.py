@@ -17,10 +17,9 @@ AssertionError with both outcomes.
 import _common
 from _common import (MAX_SIZES, Input, deflate_config, frame_records, open_connection, outcome,
                      split)
-from wsfast import _backend, _framing_c, _mask_c, _reader_c, _utf8_c
+from wsfast import _backend, _cpu_c
 
 BACKENDS = (_backend.get("cython"), _backend.get("python"))
-SIMD_MODULES = (_mask_c, _utf8_c, _framing_c, _reader_c)
 
 
 def test_one_input(data: bytes) -> None:
@@ -39,14 +38,12 @@ def test_one_input(data: bytes) -> None:
         stream = source.rest()
     chunks = split(stream, cuts)
     portable = bool(commands & 0x80)
-    for module in SIMD_MODULES:
-        module._force_portable(portable)
+    _cpu_c.force_portable(portable)  # the one CPU-dispatch switch of every kernel
     try:
         results = [outcome(open_connection(role, kernels.name, **options), chunks, commands & 0x7F)
                    for kernels in BACKENDS]
     finally:
-        for module in SIMD_MODULES:
-            module._force_portable(False)
+        _cpu_c.force_portable(False)
     if results[0] != results[1]:
         fields = ("events", "error", "sent", "refusals", "state", "close_rcvd", "close_sent",
                   "close_expected")

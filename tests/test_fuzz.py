@@ -85,7 +85,7 @@ def test_fuzz_reproducers_pass(atheris_available, target, tmp_path):
 @pytest.mark.parametrize("target", reproducers(FUZZ / "crashes" / "open"))
 def test_fuzz_open_findings_still_fail(atheris_available, target, tmp_path):
     files = sorted(str(p) for p in (FUZZ / "crashes" / "open" / target).iterdir())
-    run_target(target, *files, cwd=tmp_path, env={"WSFAST_FUZZ_UNLIMITED": "1"})
+    run_target(target, *files, cwd=tmp_path)
 
 
 @pytest.mark.slow
