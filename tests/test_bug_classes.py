@@ -720,6 +720,7 @@ def peak_rss_growth(function: Any) -> Tuple[Any, int]:
     return result, status("VmHWM") - before
 
 
+@pytest.mark.memory_bound
 class TestTinyOrEmptyFragmentsBufferedWithoutLimit:
     """Tiny or empty fragments buffered without limit (Node ws 8.21.0,
     CVE-2026-62389, 2026, fixed with maxFragments / maxBufferedChunks; faye

@@ -205,6 +205,7 @@ BACKENDS = [pytest.param("cython", marks=pytest.mark.skipif(PURE_ONLY, reason="p
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("role", ROLES)
+@pytest.mark.memory_bound
 class TestPingFlood:
     """A peer that sends pings and never reads (RFC 6455 §5.5.3: the endpoint
     may answer only the latest of several unanswered pings).
@@ -289,6 +290,7 @@ def deflated(data: bytes) -> bytes:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("role", ROLES)
+@pytest.mark.memory_bound
 class TestDecompressionBomb:
     """A compressed message that inflates to 64 times max_size: refused with
     1009 (RFC 6455 §7.4.1) once inflation reaches the limit, never inflated
@@ -347,6 +349,7 @@ def _control(process: subprocess.Popen, port: int) -> Attack:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.memory_bound
 class TestEndlessHandshake:
     """Upgrade requests that never end are refused with the HTTP status of
     the limit they break, before memory grows with them (RFC 9110 §15.5,
@@ -401,6 +404,7 @@ class TestEndlessHandshake:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("role", ROLES)
+@pytest.mark.memory_bound
 class TestPeerThatNeverReads:
     """The application sends to a peer that never reads: ``send`` waits once
     the write buffer is above its high-water mark, so the buffer holds at most
@@ -423,6 +427,7 @@ class TestPeerThatNeverReads:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.memory_bound
 class TestHalfOpenConnections:
     """Connections that never finish their opening handshake are closed by
     open_timeout; what each costs until then is bounded."""

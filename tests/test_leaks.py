@@ -37,6 +37,9 @@ from wsfast.events import BinaryMessage, Ping, Pong, TextMessage
 KiB = 1024
 MiB = 1024 * KiB
 
+#: Every test here bounds the resident set too.
+pytestmark = pytest.mark.memory_bound
+
 #: Most traced bytes a run may end above its warmed-up start: allocator and
 #: interpreter noise, far below one object per thousand messages.
 TRACED_SLACK = 64 * KiB
