@@ -292,7 +292,7 @@ class StreamCore(asyncio.BufferedProtocol):
         else:
             await self.owner._send_iterable(message)
 
-    def send_nowait(self, message: Data) -> None:
+    def send_nowait(self, message: Union[str, bytes, bytearray, memoryview]) -> None:
         """Send a str or bytes-like message without waiting (see WebSocket.send_nowait)."""
         if type(message) is str:
             opcode = _TEXT

@@ -494,7 +494,8 @@ class WebSocket:
         if self.ping_timeout is not None:
             timer = self._loop.call_later(self.ping_timeout, self._ping_timed_out, waiter)
             waiter.add_done_callback(lambda _: timer.cancel())
-        self._keepalive_handle = self._loop.call_later(self.ping_interval, self._keepalive)
+        if self.ping_interval is not None:
+            self._keepalive_handle = self._loop.call_later(self.ping_interval, self._keepalive)
 
     def _ping_timed_out(self, waiter: asyncio.Future) -> None:
         if waiter.done() or self._stream.lost.done():
