@@ -92,19 +92,18 @@ suite() {  # suite EXTRA_ASAN_OPTIONS PYTEST_ARGS...
     return "${PIPESTATUS[0]}"
 }
 
-# The memory_bound tests assert a bound on a process's resident set, and ASan
-# keeps freed memory in quarantine (256 MiB) to catch use after free, so that
-# memory grows with the length of an attack whatever the code does. They run
-# apart, compiled back-end only (the pure one has nothing to sanitize), with
-# the quarantine off: bounds are still checked, use after free is not.
+# The memory_bound tests assert bounds on a process's resident set, which the
+# normal run checks. Under ASan they cannot hold: freed memory waits in a
+# 256 MiB quarantine, and even without it every allocation carries redzones
+# and shadow memory (the fragment flood of tests/test_bug_classes.py grew
+# 6.8 MiB against its 5 MiB bound with the quarantine off). So they are left
+# out here; the code they drive is run under ASan by the other tests (the
+# sans-I/O pong rule, inflate limits, HTTP limits, the reader's reservation).
 status=0
 if [ $# -gt 0 ]; then
     suite "" "$@" || status=$?
 else
     suite "" -m "not memory_bound" || status=$?
-    if [ "$status" -eq 0 ]; then
-        suite quarantine_size_mb=0 -m memory_bound -k cython || status=$?
-    fi
 fi
 
 reports=$(find "$logs" -type f ! -name pytest.out | sort)
