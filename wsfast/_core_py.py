@@ -31,7 +31,7 @@ The I/O layer's fast paths, valid under exactly these conditions:
 * reading: while ``reader`` is not None and ``events`` is empty, ``feed``
   returns the events a chunk completes;
 * sending: while ``fast_send`` is true, ``write(opcode, data)`` sends a whole
-  text or binary message;
+  text or binary message (``write_frame`` sets FIN and RSV1 itself);
 * writing: ``take_out()`` returns the frames to write.
 """
 
@@ -87,8 +87,13 @@ class ConnectionCore:
             self.on_control(reader)
         return events
 
-    def write(self, opcode: int, data: Any, fin: bool = True, rsv1: bool = False) -> None:
-        """Frame *data* into ``out`` (no state check: the caller made it)."""
+    def write(self, opcode: int, data: Any) -> None:
+        """Frame *data* as a whole message or control frame into ``out`` (no
+        state check: the caller made it)."""
+        self.writer.write(self.out, opcode, data)
+
+    def write_frame(self, opcode: int, data: Any, fin: bool, rsv1: bool) -> None:
+        """Frame *data* with the given FIN and RSV1 bits into ``out``."""
         self.writer.write(self.out, opcode, data, fin, rsv1)
 
     def take_out(self) -> List[Any]:

@@ -377,7 +377,7 @@ class Connection:
         self._check_can_send_data()
         session = self._deflate
         if session is None:
-            core.write(opcode, data, fin)
+            core.write_frame(opcode, data, fin, False)
         else:
             if isinstance(data, str):
                 data = data.encode("utf-8")
@@ -393,9 +393,9 @@ class Connection:
                 data = data.encode("utf-8")
             payload = self._deflate.compress(bytes(data), fin)
             # RFC 7692 §6: RSV1 on the first frame of a compressed message only.
-            self._core.write(opcode, payload, fin, opcode != _CONTINUATION)
+            self._core.write_frame(opcode, payload, fin, opcode != _CONTINUATION)
         else:
-            self._core.write(opcode, data, fin)
+            self._core.write_frame(opcode, data, fin, False)
 
     def _send_close_frame(self, code: int, reason: str) -> None:
         payload = serialize_close(code, reason)

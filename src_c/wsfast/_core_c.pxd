@@ -29,5 +29,6 @@ cdef class ConnectionCore:
     cdef public bint recv_closed
 
     cdef list feed_buffer(self, const unsigned char *p, Py_ssize_t n)
-    cpdef write(self, opcode, data, bint fin=*, bint rsv1=*)
+    cpdef write(self, opcode, data)
+    cpdef write_frame(self, opcode, data, bint fin, bint rsv1)
     cpdef list take_out(self)

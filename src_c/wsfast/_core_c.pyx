@@ -9,11 +9,14 @@ Invariants:
   caller owns and keeps alive for the call (the asyncio layer's read buffer);
   the reader copies out what it keeps, so nothing refers to it afterwards.
   ``n`` is trusted: the caller checked it against the buffer's length.
+  :meth:`feed` acquires its argument's buffer (``_buffer.pxd``) and releases
+  it on every path; ``view.len`` is the exporter's own count.
 * No GIL release, no module-level mutable state; ``reader`` and ``writer``
   are typed, so a Python-level assignment of anything but the compiled
   MessageReader (or None) and FrameWriter raises TypeError.
 """
 
+from wsfast._buffer cimport read_view, release_view
 from wsfast._framing_c cimport FrameWriter
 from wsfast._reader_c cimport MessageReader
 
@@ -36,12 +39,12 @@ cdef class ConnectionCore:
     def feed(self, data):
         """The message events *data* completes (``reader`` must be set);
         control frames and errors are handed to ``on_control`` first."""
-        cdef MessageReader reader = self.reader
-        events = reader.feed(data)
-        if reader.control_events or reader.error is not None:
-            self.control_received = True
-            self.on_control(reader)
-        return events
+        cdef Py_buffer view
+        read_view(data, &view, "data")  # the reader's own feed(), as C calls
+        try:
+            return self.feed_buffer(<const unsigned char *>view.buf, view.len)
+        finally:
+            release_view(&view)
 
     cdef list feed_buffer(self, const unsigned char *p, Py_ssize_t n):
         """feed() of the n bytes at p, read in place (``reader`` must be set)."""
@@ -52,8 +55,14 @@ cdef class ConnectionCore:
             self.on_control(reader)
         return events
 
-    cpdef write(self, opcode, data, bint fin=True, bint rsv1=False):
-        """Frame *data* into ``out`` (no state check: the caller made it)."""
+    cpdef write(self, opcode, data):
+        """Frame *data* as a whole message or control frame into ``out`` (no
+        state check: the caller made it). No optional arguments: the call
+        from Python parses two positional ones, nothing more."""
+        self.writer.write(self.out, opcode, data, True, False)
+
+    cpdef write_frame(self, opcode, data, bint fin, bint rsv1):
+        """Frame *data* with the given FIN and RSV1 bits into ``out``."""
         self.writer.write(self.out, opcode, data, fin, rsv1)
 
     cpdef list take_out(self):
