@@ -41,12 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Any, Callable, Deque, List, Optional, Union
-
-try:
-    from typing import Protocol
-except ImportError:  # pragma: no cover - Python < 3.8 is not supported anyway
-    Protocol = object  # type: ignore[assignment]
+from typing import Any, Callable, Deque, List, Optional, Protocol, Union
 
 from ._waiter_py import MessageWaiter
 from .defaults import FLUSH_THRESHOLD
