@@ -27,7 +27,7 @@ _BINARY = int(Opcode.BINARY)
 
 
 def broadcast(connections: Iterable[Any], message: Union[str, bytes, bytearray, memoryview],
-              raise_exceptions: bool = False, text: Optional[bool] = None) -> None:
+              *, text: Optional[bool] = None, raise_exceptions: bool = False) -> None:
     """Send *message* to every open connection of *connections* (wsfast
     asyncio connections, server or client side), as websockets'
     ``broadcast``: without waiting for the write buffers to drain, so a slow
