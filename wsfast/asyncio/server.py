@@ -22,8 +22,8 @@ import socket
 import sys
 from typing import Any, Awaitable, Callable, Optional, Sequence, Set, Tuple, Union
 
-from ..connection import ServerConnection as ServerProtocol
-from ..connection import State
+from ..protocol import ServerProtocol
+from ..state import State
 from ..defaults import (CLOSE_TIMEOUT, DEFAULT_FRAGMENT_OVERHEAD, DEFAULT_MAX_MESSAGE_SIZE,
                         MAX_QUEUE, OPEN_TIMEOUT, PING_INTERVAL, PING_TIMEOUT)
 from ..deflate import PerMessageDeflate
@@ -184,7 +184,7 @@ class ServerConnection(WebSocket):
 
     Made by :func:`serve` (or by its ``create_connection`` option, which
     takes this class's arguments): *protocol* is the sans-I/O
-    :class:`wsfast.connection.ServerConnection`, *server* the
+    :class:`wsfast.protocol.ServerProtocol`, *server* the
     :class:`Server`.
     """
 
