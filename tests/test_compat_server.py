@@ -117,7 +117,10 @@ def test_unix_serve_refuses_tcp_keywords_at_the_call():
 
 
 @pytest.mark.parametrize("options", [dict(max_queue="many"), dict(max_queue=(8, 16)),
-                                     dict(max_size="big"), dict(max_size=(1, 2, 3))])
+                                     dict(max_size="big"), dict(max_size=(1, 2, 3)),
+                                     dict(subprotocols="chat"), dict(compression="gzip"),
+                                     dict(origins="https://one.example"),
+                                     dict(extensions=["permessage-deflate"])])
 def test_bad_limits_are_refused_at_the_call(options):
     with pytest.raises((TypeError, ValueError)):
         serve(echo, "127.0.0.1", 0, **options)

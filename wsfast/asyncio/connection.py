@@ -193,8 +193,8 @@ class WebSocket:
         self.connection = connection
         #: A unique identifier of the connection, for logs.
         self.id = uuid.uuid4()
-        self.logger: Any = logging.LoggerAdapter(logger if logger is not None else _default_logger(),
-                                                 {"websocket": self})
+        self.logger: Any = logging.LoggerAdapter(
+            logger if logger is not None else _default_logger(), {"websocket": self})
         # Frames go straight to the transport and are dropped once written:
         # the compiled writer may build large masked frames in a reused buffer.
         connection.core.writer.reuse_buffers = True
