@@ -10,6 +10,7 @@ libraries and compares what comes out.
 from __future__ import annotations
 
 import inspect
+import pickle
 import typing
 import warnings
 
@@ -152,6 +153,28 @@ def test_same_constructor_gives_same_str_and_attributes(name):
     assert str(ours) == str(theirs)
     for attribute in attributes:
         assert getattr(ours, attribute) == getattr(theirs, attribute), attribute
+
+
+def _every_kind_of_instance():
+    for name, (args, _) in sorted(CONSTRUCTED.items()):
+        yield name, _build(wsfast.exceptions, name, args)
+    for rule in errors.RULES:
+        yield rule, errors.protocol_error(rule, opcode=3, code=5, size=9, limit=4)
+    yield "wsfast-form", InvalidHandshake(400, "bad", "bad-key", [("A", "b")])
+    yield "keywords", wsfast.InvalidHeader("Host", status=426, rule="r", reason="why")
+    yield "closed", ConnectionClosedOK(wsfast.Close(1000, ""), wsfast.Close(1000, ""), True)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_every_exception_survives_pickle():
+    # Exceptions cross process boundaries (multiprocessing, concurrent.futures).
+    for label, exc in _every_kind_of_instance():
+        copy = pickle.loads(pickle.dumps(exc))
+        assert type(copy) is type(exc), label
+        assert str(copy) == str(exc), label
+        for attribute in ("status", "rule", "reason", "headers", "close_code", "rcvd", "sent"):
+            if attribute in ("rcvd", "sent") or hasattr(exc, attribute):
+                assert getattr(copy, attribute, None) == getattr(exc, attribute, None), label
 
 
 def _positional(cls):
