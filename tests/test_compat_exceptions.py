@@ -23,6 +23,7 @@ import websockets.http11
 import websockets.typing
 from hypothesis import given
 from hypothesis import strategies as st
+from websockets.asyncio.server import serve as ws_serve
 from websockets.server import ServerProtocol as WebsocketsServerProtocol
 
 import wsfast
@@ -31,6 +32,7 @@ import wsfast.exceptions
 import wsfast.frames
 import wsfast.http11
 import wsfast.typing
+from helpers import run
 from wsfast import errors
 from wsfast.exceptions import (
     ConnectionClosed,
@@ -298,6 +300,42 @@ def test_connection_closed_like_websockets(name, rcvd, sent, order):
         warnings.simplefilter("always")
         assert (ours.code, ours.reason) == (theirs.code, theirs.reason)
     assert {w.category for w in caught} == {DeprecationWarning}
+
+
+def test_connection_closed_from_a_real_websockets_peer(backend):
+    # The peer closes first: the client received, then sent its echo.
+    async def handler(websocket):
+        await websocket.close(4002, "from websockets")
+
+    async def main():
+        async with ws_serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            async with wsfast.connect(f"ws://127.0.0.1:{port}/", backend=backend.name) as ws:
+                with pytest.raises(ConnectionClosedError) as info:
+                    await ws.recv()
+        exc = info.value
+        assert (exc.rcvd.code, exc.rcvd.reason) == (4002, "from websockets")
+        assert (exc.sent.code, exc.rcvd_then_sent) == (4002, True)
+        assert str(exc).startswith("received 4002 (private use) from websockets; then sent 4002")
+
+    run(main())
+
+
+def test_connection_closed_after_closing_first(backend):
+    # We close first: sent, then received the peer's echo.
+    async def main():
+        async with ws_serve(lambda websocket: websocket.wait_closed(), "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            async with wsfast.connect(f"ws://127.0.0.1:{port}/", backend=backend.name) as ws:
+                await ws.close(1000, "done")
+                with pytest.raises(ConnectionClosedOK) as info:
+                    await ws.recv()
+        exc = info.value
+        assert (exc.sent.code, exc.sent.reason, exc.rcvd.code) == (1000, "done", 1000)
+        assert exc.rcvd_then_sent is False
+        assert str(exc).startswith("sent 1000 (OK) done; then received 1000 (OK)")
+
+    run(main())
 
 
 def test_connection_closed_refuses_an_order_without_both_frames():
