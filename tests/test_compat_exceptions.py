@@ -598,3 +598,11 @@ def test_typing_names(name):
     else:
         assert set(typing.get_args(ours)) >= {
             arg for arg in typing.get_args(theirs) if typing.get_origin(arg) is None}
+
+
+@pytest.mark.parametrize("module", ["exceptions", "datastructures", "frames", "http11", "typing"])
+def test_every_public_name_of_the_module_exists(module):
+    theirs = getattr(websockets, module)
+    ours = getattr(wsfast, module)
+    missing = [name for name in theirs.__all__ if not hasattr(ours, name)]
+    assert not missing
