@@ -7,6 +7,9 @@ identical behaviour; :data:`IMPLEMENTATION` tells which one this process runs
 
 from __future__ import annotations
 
+# Set before the imports below: wsfast.asyncio.client builds its User-Agent from it.
+__version__ = "0.1.0"
+
 from . import _backend
 from .errors import InvalidUtf8, WebSocketError
 from .exceptions import (
@@ -51,8 +54,6 @@ from .connection import ClientConnection, ServerConnection
 from .protocol import ClientProtocol, Protocol, ServerProtocol, Side, State
 from .asyncio import connect, serve
 from . import exceptions
-
-__version__ = "0.1.0"
 
 #: ``"cython"`` or ``"python"``: which kernels this process runs.
 IMPLEMENTATION: str = _backend.IMPLEMENTATION
