@@ -47,7 +47,18 @@ from .exceptions import (
     TooManyHeaders,
     WebSocketException,
 )
+from .datastructures import Headers, HeadersLike, MultipleValuesError
 from .frames import Close, CloseCode, Frame, Opcode
+from .http11 import Request, Response
+from .typing import (
+    Data,
+    ExtensionName,
+    ExtensionParameter,
+    LoggerLike,
+    Origin,
+    StatusLike,
+    Subprotocol,
+)
 # ServerConnection / ClientConnection are the sans-I/O classes for now; their
 # websockets names are ServerProtocol / ClientProtocol (see wsfast.protocol).
 from .connection import ClientConnection, ServerConnection
@@ -113,6 +124,12 @@ __all__ = [
     # wsfast's own exception names
     "WebSocketError",
     "InvalidUtf8",
+    # websockets.datastructures, websockets.http11
+    "Headers",
+    "HeadersLike",
+    "MultipleValuesError",
+    "Request",
+    "Response",
     # websockets.frames
     "Close",
     # websockets.protocol
@@ -120,6 +137,14 @@ __all__ = [
     "ServerProtocol",
     "ClientProtocol",
     "Side",
+    # websockets.typing
+    "Data",
+    "ExtensionName",
+    "ExtensionParameter",
+    "LoggerLike",
+    "Origin",
+    "StatusLike",
+    "Subprotocol",
     "ServerConnection",
     "ClientConnection",
     "State",

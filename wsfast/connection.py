@@ -45,7 +45,7 @@ from . import _backend, deflate, handshake
 from . import state as _state
 from .defaults import DEFAULT_FRAGMENT_OVERHEAD, DEFAULT_MAX_MESSAGE_SIZE, MAX_EARLY_DATA, \
     MAX_HEADER_SIZE, MAX_HEADERS, MAX_REQUEST_LINE
-from .errors import InvalidHandshake, InvalidState, ProtocolError
+from .errors import InvalidHandshake, InvalidState, NegotiationError, ProtocolError
 from .events import CloseReceived, Ping, Request, Response
 from .frames import CloseCode, Opcode, serialize_close
 from .handshake import Headers
@@ -700,8 +700,11 @@ class ClientConnection(Connection):
         for name, params in extensions:
             config = next((c for c in self._extensions if c.name == name), None)
             if config is None or session is not None:
-                raise InvalidHandshake(
-                    101, f"unexpected extension in response: {name}", "unexpected-extension"
+                raise NegotiationError(
+                    f"unsupported extension: {name}",
+                    status=101,
+                    rule="unexpected-extension",
+                    reason=f"unexpected extension in response: {name}",
                 )
             session = deflate.accept_response(config, params)
         return session

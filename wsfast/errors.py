@@ -175,8 +175,11 @@ class ConnectionClosedError(ConnectionClosed):
 # -- URIs and proxies -----------------------------------------------------------
 
 
-class InvalidURI(WebSocketException):
+class InvalidURI(WebSocketException, ValueError):
     """A URI that is not a valid ``ws://`` or ``wss://`` URI.
+
+    Also a :class:`ValueError`, which wsfast's URI parser raised before it
+    had this class.
 
     Attributes:
         uri: the URI as given.
@@ -232,15 +235,17 @@ class InvalidHandshake(WebSocketException):
       (``InvalidHeader(name, value)``, ``InvalidStatus(response)``, ...) and
       ``InvalidHandshake("message")`` takes a message; ``str()`` is then
       websockets' text. Each also accepts the keyword-only ``status=``,
-      ``rule=`` and ``headers=`` so that wsfast's parsers can raise the
-      specific class with the answer it implies; without them the class
-      defaults below apply.
+      ``rule=``, ``headers=`` and ``reason=`` so that wsfast's parsers can
+      raise the specific class with the answer it implies (``reason``, the
+      text of the HTTP response body, defaults to ``str()``); without them
+      the class defaults below apply.
     """
 
     status: int = 400
     rule: str = "invalid-handshake"
     headers: Tuple[Tuple[str, str], ...] = ()
-    _reason: Optional[str] = None  # set by wsfast's positional form only
+    _reason: Optional[str] = None  # explicit text for ``reason``
+    _positional: bool = False  # built in wsfast's positional form
 
     def __init__(
         self,
@@ -248,19 +253,24 @@ class InvalidHandshake(WebSocketException):
         status: Optional[int] = None,
         rule: Optional[str] = None,
         headers: Optional[Iterable[Tuple[str, str]]] = None,
+        reason: Optional[str] = None,
     ) -> None:
         super().__init__(*args)
         if args and _is_int(args[0]):
             if not 2 <= len(args) <= 4 or not isinstance(args[1], str):
                 raise TypeError("InvalidHandshake(status, reason, rule='...', headers=())")
-            if status is not None or (rule is not None and len(args) > 2) \
+            if status is not None or reason is not None \
+                    or (rule is not None and len(args) > 2) \
                     or (headers is not None and len(args) > 3):
                 raise TypeError("InvalidHandshake() got an argument twice")
             status, self._reason = args[0], args[1]
+            self._positional = True
             if len(args) > 2:
                 rule = args[2]
             if len(args) > 3:
                 headers = args[3]
+        elif reason is not None:
+            self._reason = reason
         self._configure(status, rule, headers)
 
     def _configure(
@@ -268,7 +278,10 @@ class InvalidHandshake(WebSocketException):
         status: Optional[int] = None,
         rule: Optional[str] = None,
         headers: Optional[Iterable[Tuple[str, str]]] = None,
+        reason: Optional[str] = None,
     ) -> None:
+        if reason is not None:
+            self._reason = reason
         if status is not None:
             self.status = status
         if rule is not None:
@@ -286,14 +299,14 @@ class InvalidHandshake(WebSocketException):
         return Exception.__str__(self)
 
     def __str__(self) -> str:
-        if self._reason is not None:
+        if self._positional:
             return f"{self._reason} (HTTP {self.status}, rule {self.rule})"
         return self._describe()
 
     def with_status(self, status: int) -> InvalidHandshake:
         """A copy of this error carrying *status* instead (same class, same
         text): the client reports the status the server sent."""
-        clone = object.__new__(type(self))
+        clone = type(self).__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone.args = self.args
         clone.status = status
