@@ -7,10 +7,8 @@ identical behaviour; :data:`IMPLEMENTATION` tells which one this process runs
 
 from __future__ import annotations
 
-# Set before the imports below: wsfast.asyncio.client builds its User-Agent from it.
-__version__ = "0.1.0"
-
 from . import _backend
+from .version import version as __version__
 from .errors import InvalidUtf8, WebSocketError
 from .exceptions import (
     ConcurrencyError,

@@ -26,19 +26,19 @@ import urllib.parse
 from typing import (Any, AsyncIterator, Callable, Dict, Generator, Optional, Sequence, Tuple,
                     Union)
 
-from .. import __version__
 from ..connection import ClientConnection as ClientProtocol
 from ..defaults import (CLOSE_TIMEOUT, DEFAULT_FRAGMENT_OVERHEAD, DEFAULT_MAX_MESSAGE_SIZE,
                         MAX_QUEUE, OPEN_TIMEOUT, PING_INTERVAL, PING_TIMEOUT)
 from ..deflate import PerMessageDeflate
 from ..errors import InvalidHandshake
 from ..events import Response
-from ..exceptions import (InvalidMessage, InvalidProxyMessage, InvalidProxyStatus, InvalidURI,
-                          ProxyError, SecurityError)
+from ..exceptions import (InvalidMessage, InvalidProxyMessage, InvalidProxyStatus, InvalidStatus,
+                          InvalidURI, ProxyError, SecurityError)
 from ..headers import Headers
 from ..http11 import ResponseParser
 from ..proxy import Proxy, connect_request, get_proxy, parse_proxy
 from ..uri import WebSocketURI, parse_uri
+from ..version import version as _version
 from .connection import WebSocket
 from .server import codec_options, compression_extensions
 
@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 _default_logger = logger  # connect() and ClientConnection take a logger= option
 
 #: The default ``User-Agent``, in websockets' format.
-USER_AGENT = f"Python/{sys.version_info[0]}.{sys.version_info[1]} wsfast/{__version__}"
+USER_AGENT = f"Python/{sys.version_info[0]}.{sys.version_info[1]} wsfast/{_version}"
 
 # Reconnection backoff and redirects, with websockets' environment variables
 # (a deployment tuned for websockets keeps its settings).
@@ -97,16 +97,17 @@ def process_exception(exc: Exception) -> Optional[Exception]:
     to raise, which ends the loop. Retried, as websockets retries: network
     errors (:exc:`OSError`, timeouts), a connection that closed before the
     server's response (:exc:`InvalidMessage` caused by :exc:`EOFError`), and
-    HTTP 500, 502, 503 and 504 from the server or a proxy. Everything else
-    (a 4xx, a bad handshake, a bad URI) would fail the same way again.
+    HTTP 500, 502, 503 and 504 from the server (:exc:`InvalidStatus`; a
+    proxy's refusal, :exc:`InvalidProxyStatus`, is fatal as in websockets).
+    Everything else (a 4xx, a bad handshake, a bad URI) would fail the same
+    way again.
     """
     if isinstance(exc, (OSError, asyncio.TimeoutError, TimeoutError)):
         return None
     if isinstance(exc, InvalidMessage) and isinstance(exc.__cause__, EOFError):
         return None
-    response = getattr(exc, "response", None)
-    if isinstance(exc, InvalidHandshake) and response is not None \
-            and response.status_code in (500, 502, 503, 504):
+    if isinstance(exc, InvalidStatus) \
+            and exc.response.status_code in (500, 502, 503, 504):
         return None
     return exc
 
