@@ -798,3 +798,18 @@ def test_invalid_proxy(proxy):
     with pytest.raises(InvalidProxy):
         parse_proxy(proxy)
 
+
+
+def test_connect_request_bytes():
+    from wsfast.proxy import connect_request, parse_proxy
+    from wsfast.uri import parse_uri
+
+    proxy = parse_proxy("http://u:p@proxy:3128")
+    assert proxy.port == 3128 and proxy.user_info == ("u", "p")
+    assert connect_request(proxy, parse_uri("wss://[::1]/chat"), "agent/3") == (
+        b"CONNECT [::1]:443 HTTP/1.1\r\n"
+        b"Host: [::1]\r\n"
+        b"User-Agent: agent/3\r\n"
+        b"Proxy-Authorization: Basic dTpw\r\n"
+        b"\r\n"
+    )

@@ -138,5 +138,5 @@ def connect_request(proxy: Proxy, uri: WebSocketURI, user_agent: Optional[str] =
         headers.add("User-Agent", user_agent)
     if proxy.user_info is not None:
         headers.add("Proxy-Authorization", build_authorization_basic(*proxy.user_info))
-    return (f"CONNECT {host}:{uri.port} HTTP/1.1\r\n".encode("ascii")
-            + headers.serialize() + b"\r\n")
+    # serialize() ends with the empty line that ends the request.
+    return f"CONNECT {host}:{uri.port} HTTP/1.1\r\n".encode("ascii") + headers.serialize()
