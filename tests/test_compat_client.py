@@ -236,6 +236,39 @@ def test_keepalive_options(backend):
     run(main())
 
 
+async def deaf(websocket):
+    """Stops reading: pings and close frames are never answered."""
+    websocket.transport.pause_reading()
+    await websocket.wait_closed()
+
+
+def test_ping_timeout_fails_a_connection_whose_peer_stopped_answering(backend):
+    async def main():
+        async with ws_serve(deaf, "127.0.0.1", 0, close_timeout=0.1) as server:
+            uri = f"ws://127.0.0.1:{port_of(server)}/"
+            async with connect(uri, backend=backend.name, ping_interval=0.05,
+                               ping_timeout=0.05, close_timeout=0.1) as websocket:
+                with pytest.raises(ConnectionClosedError):
+                    await asyncio.wait_for(websocket.recv(), 5)
+                assert websocket.connection.close_sent[0] == 1011  # keepalive ping timeout
+
+    run(main())
+
+
+def test_close_timeout_bounds_the_closing_handshake(backend):
+    async def main():
+        async with ws_serve(deaf, "127.0.0.1", 0, close_timeout=0.1) as server:
+            uri = f"ws://127.0.0.1:{port_of(server)}/"
+            websocket = await connect(uri, backend=backend.name, close_timeout=0.1)
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            await websocket.close()
+            assert 0.1 <= loop.time() - start < 2  # aborted after close_timeout
+            assert websocket.closed
+
+    run(main())
+
+
 def test_open_timeout_covers_a_silent_server():
     async def main():
         silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
@@ -469,7 +502,8 @@ def test_reconnect_loop_survives_the_server_going_away(backend):
     run(main())
 
 
-def test_reconnect_retries_503_and_raises_404():
+def test_reconnect_retries_503_and_raises_404(caplog):
+    caplog.set_level(logging.INFO, logger="test.compat.reconnect")
     attempts = []
 
     def flaky(connection, request):
@@ -480,14 +514,20 @@ def test_reconnect_retries_503_and_raises_404():
             return connection.respond(404, "no\n")
         return None
 
+    log = logging.getLogger("test.compat.reconnect")
+
     async def main():
         async with ws_serve(echo, "127.0.0.1", 0, process_request=flaky) as server:
             port = port_of(server)
-            async for websocket in connect(f"ws://127.0.0.1:{port}/", **FAST_RETRIES):
+            async for websocket in connect(f"ws://127.0.0.1:{port}/", logger=log,
+                                           **FAST_RETRIES):
                 await websocket.send("up")
                 assert await websocket.recv() == "up"
                 break
             assert len(attempts) == 3
+            retries = [r for r in caplog.records if r.name == "test.compat.reconnect"]
+            assert len(retries) == 2  # each retry is logged on the given logger
+            assert "503" in retries[0].getMessage()
             with pytest.raises(InvalidStatus) as caught:
                 async for websocket in connect(f"ws://127.0.0.1:{port}/missing",
                                                **FAST_RETRIES):
