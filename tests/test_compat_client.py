@@ -595,8 +595,9 @@ class RelayProxy:
     request, connects to the destination it names, then relays bytes both
     ways. It records what it was asked, to check what the client sent."""
 
-    def __init__(self, kind, credentials=None, http_status=200, http_answer=None):
+    def __init__(self, kind, credentials=None, http_status=200, http_answer=None, ssl=None):
         self.kind = kind
+        self.ssl = ssl
         self.credentials = credentials
         self.http_status = http_status
         self.http_answer = http_answer
@@ -604,7 +605,7 @@ class RelayProxy:
         self.headers = []
 
     async def __aenter__(self):
-        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0, ssl=self.ssl)
         self.port = port_of(self.server)
         return self
 
@@ -761,6 +762,35 @@ def test_http_proxy_then_tls_to_the_server(backend):
                 await websocket.send("tls through the tunnel")
                 assert await websocket.recv() == "tls through the tunnel"
         assert proxy.requests == [("localhost", port)]
+
+    run(main())
+
+
+def test_https_proxy_with_proxy_ssl(backend):
+    proxy_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    proxy_context.load_cert_chain(DATA / "localhost.crt", DATA / "localhost.key")
+    client_context = ssl.create_default_context(cafile=str(DATA / "localhost.crt"))
+
+    async def main():
+        async with ws_serve(echo, "127.0.0.1", 0) as server, \
+                RelayProxy("http", ssl=proxy_context) as proxy:
+            async with connect(f"ws://127.0.0.1:{port_of(server)}/", backend=backend.name,
+                               proxy=f"https://localhost:{proxy.port}",
+                               proxy_ssl=client_context) as websocket:
+                await websocket.send("tls to the proxy")
+                assert await websocket.recv() == "tls to the proxy"
+            assert len(proxy.requests) == 1
+            with pytest.raises(ValueError):
+                await connect("ws://127.0.0.1:1/", proxy=f"http://localhost:{proxy.port}",
+                              proxy_ssl=client_context)
+        # wss:// through an https:// proxy: TLS to the server inside TLS to the proxy.
+        async with ws_serve(echo, "127.0.0.1", 0, ssl=proxy_context) as server, \
+                RelayProxy("http", ssl=proxy_context) as proxy:
+            async with connect(f"wss://localhost:{port_of(server)}/", backend=backend.name,
+                               ssl=client_context, proxy=f"https://localhost:{proxy.port}",
+                               proxy_ssl=client_context) as websocket:
+                await websocket.send("x" * 100_000)
+                assert await websocket.recv() == "x" * 100_000
 
     run(main())
 

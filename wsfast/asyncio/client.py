@@ -535,7 +535,9 @@ class connect:
         try:
             return await asyncio.wait_for(self._connect(), self.open_timeout)
         except asyncio.TimeoutError as exc:
-            raise asyncio.TimeoutError("timed out during opening handshake") from exc
+            # The built-in TimeoutError, as websockets raises on every Python
+            # (asyncio's is the same class from Python 3.11 on).
+            raise TimeoutError("timed out during opening handshake") from exc
 
     # -- the three ways to use it ----------------------------------------------
 
