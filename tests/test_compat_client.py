@@ -137,7 +137,13 @@ def test_handshake_options_reach_the_server(backend):
         return "chat.v2"
 
     class Custom(ClientConnection):
-        pass
+        # The signature of websockets' ClientConnection: a factory written
+        # for websockets gets exactly these arguments.
+        def __init__(self, protocol, *, ping_interval, ping_timeout, close_timeout, max_queue,
+                     write_limit):
+            super().__init__(protocol, ping_interval=ping_interval, ping_timeout=ping_timeout,
+                             close_timeout=close_timeout, max_queue=max_queue,
+                             write_limit=write_limit)
 
     log = logging.getLogger("test.compat.client")
 

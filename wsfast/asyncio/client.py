@@ -127,11 +127,13 @@ class ClientConnection(WebSocket):
         protocol: the sans-I/O :class:`wsfast.connection.ClientConnection`
             (websockets calls it the protocol; wsfast keeps the name
             :attr:`connection` for it too).
-        ping_interval, ping_timeout, close_timeout, max_queue, write_limit,
-        logger: as for :func:`connect`.
+        ping_interval, ping_timeout, close_timeout, max_queue, write_limit:
+            as for :func:`connect`.
+        logger: as for :func:`connect`; by default the one :func:`connect`
+            set on *protocol*, else this module's.
 
     A ``create_connection=`` factory given to :func:`connect` is called with
-    these arguments, as in websockets.
+    *protocol* and the five options before ``logger``, as in websockets.
     """
 
     def __init__(
@@ -145,6 +147,9 @@ class ClientConnection(WebSocket):
         write_limit: Any = 2**15,
         logger: Any = None,
     ) -> None:
+        if logger is None:
+            # connect(logger=...) puts it on the sans-I/O connection.
+            logger = getattr(protocol, "logger", None)
         options: Dict[str, Any] = dict(ping_interval=ping_interval, ping_timeout=ping_timeout,
                                        close_timeout=close_timeout, max_queue=max_queue,
                                        write_limit=write_limit)
@@ -357,9 +362,13 @@ class connect:
                 fragment_overhead=fragment_overhead, text_as_bytes=text_as_bytes,
                 extensions=_extensions(extensions, compression), backend=backend),
         )
+        # Exactly the arguments websockets gives create_connection, so that a
+        # factory written for it works; the logger travels on the sans-I/O
+        # connection, where websockets keeps it too (see _new_protocol).
         self._connection_options = dict(ping_interval=ping_interval, ping_timeout=ping_timeout,
                                          close_timeout=close_timeout, max_queue=max_queue,
-                                         write_limit=write_limit, logger=logger)
+                                         write_limit=write_limit)
+        self._logger_option = logger
         # Build the first sans-I/O connection now: a bad option (subprotocol,
         # header, codec limit) is an error at the call, as in websockets.
         self._next_protocol: Optional[ClientProtocol] = self._new_protocol()
@@ -371,6 +380,8 @@ class connect:
             headers.append(("User-Agent", self.user_agent_header))
         protocol = ClientProtocol(self.uri, extra_headers=headers, **self._protocol_options)
         protocol.connect()  # validates the request it will send
+        if self._logger_option is not None:
+            protocol.logger = self._logger_option
         return protocol
 
     def _factory(self) -> ClientConnection:
