@@ -196,6 +196,8 @@ def _pairs(args: Tuple[Any, ...], kwargs: Dict[str, str]) -> Iterator[Tuple[str,
         items = args[0]
         if isinstance(items, Headers):
             yield from list(items._items)
+        elif hasattr(items, "raw_items"):  # websockets' Headers: every field
+            yield from list(items.raw_items())
         elif isinstance(items, Mapping) or hasattr(items, "keys"):
             for name in list(items.keys()):
                 yield name, items[name]

@@ -367,7 +367,8 @@ class InvalidProxyStatus(ProxyError):
     """The HTTP proxy refused the connection.
 
     Attributes:
-        response: the proxy's :class:`~wsfast.http11.Response`.
+        response: the proxy's :class:`~wsfast.http11.Response`; ``status``
+            is its status code.
     """
 
     rule = "proxy-refused"
@@ -375,6 +376,7 @@ class InvalidProxyStatus(ProxyError):
     def __init__(self, response: Response, **wsfast: Any) -> None:
         Exception.__init__(self, response)
         self.response = response
+        self.status = response.status_code
         self._configure(**wsfast)
 
     def _describe(self) -> str:

@@ -44,6 +44,8 @@ class Opcode(enum.IntEnum):
     CLOSE = 0x8
     PING = 0x9
     PONG = 0xA
+    #: websockets' name for CONTINUATION (an alias: same member).
+    CONT = 0x0
 
 
 DATA_OPCODES = frozenset({Opcode.CONTINUATION, Opcode.TEXT, Opcode.BINARY})

@@ -26,7 +26,7 @@ import urllib.parse
 from typing import (Any, AsyncIterator, Callable, Dict, Generator, Optional, Sequence, Tuple,
                     Union)
 
-from ..connection import ClientConnection as ClientProtocol
+from ..protocol import ClientProtocol
 from ..defaults import (CLOSE_TIMEOUT, DEFAULT_FRAGMENT_OVERHEAD, DEFAULT_MAX_MESSAGE_SIZE,
                         MAX_QUEUE, OPEN_TIMEOUT, PING_INTERVAL, PING_TIMEOUT)
 from ..deflate import PerMessageDeflate
@@ -124,7 +124,7 @@ class ClientConnection(WebSocket):
     """The client side of one connection: what :func:`connect` gives.
 
     Args:
-        protocol: the sans-I/O :class:`wsfast.connection.ClientConnection`
+        protocol: the sans-I/O :class:`wsfast.protocol.ClientProtocol`
             (websockets calls it the protocol; wsfast keeps the name
             :attr:`connection` for it too).
         ping_interval, ping_timeout, close_timeout, max_queue, write_limit:
