@@ -10,6 +10,7 @@ libraries and compares what comes out.
 from __future__ import annotations
 
 import inspect
+import pickle
 import typing
 import warnings
 
@@ -22,6 +23,7 @@ import websockets.http11
 import websockets.typing
 from hypothesis import given
 from hypothesis import strategies as st
+from websockets.asyncio.server import serve as ws_serve
 from websockets.server import ServerProtocol as WebsocketsServerProtocol
 
 import wsfast
@@ -30,6 +32,7 @@ import wsfast.exceptions
 import wsfast.frames
 import wsfast.http11
 import wsfast.typing
+from helpers import run
 from wsfast import errors
 from wsfast.exceptions import (
     ConnectionClosed,
@@ -154,6 +157,28 @@ def test_same_constructor_gives_same_str_and_attributes(name):
         assert getattr(ours, attribute) == getattr(theirs, attribute), attribute
 
 
+def _every_kind_of_instance():
+    for name, (args, _) in sorted(CONSTRUCTED.items()):
+        yield name, _build(wsfast.exceptions, name, args)
+    for rule in errors.RULES:
+        yield rule, errors.protocol_error(rule, opcode=3, code=5, size=9, limit=4)
+    yield "wsfast-form", InvalidHandshake(400, "bad", "bad-key", [("A", "b")])
+    yield "keywords", wsfast.InvalidHeader("Host", status=426, rule="r", reason="why")
+    yield "closed", ConnectionClosedOK(wsfast.Close(1000, ""), wsfast.Close(1000, ""), True)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_every_exception_survives_pickle():
+    # Exceptions cross process boundaries (multiprocessing, concurrent.futures).
+    for label, exc in _every_kind_of_instance():
+        copy = pickle.loads(pickle.dumps(exc))
+        assert type(copy) is type(exc), label
+        assert str(copy) == str(exc), label
+        for attribute in ("status", "rule", "reason", "headers", "close_code", "rcvd", "sent"):
+            if attribute in ("rcvd", "sent") or hasattr(exc, attribute):
+                assert getattr(copy, attribute, None) == getattr(exc, attribute, None), label
+
+
 def _positional(cls):
     init = cls.__init__
     if init in (Exception.__init__, BaseException.__init__):
@@ -275,6 +300,42 @@ def test_connection_closed_like_websockets(name, rcvd, sent, order):
         warnings.simplefilter("always")
         assert (ours.code, ours.reason) == (theirs.code, theirs.reason)
     assert {w.category for w in caught} == {DeprecationWarning}
+
+
+def test_connection_closed_from_a_real_websockets_peer(backend):
+    # The peer closes first: the client received, then sent its echo.
+    async def handler(websocket):
+        await websocket.close(4002, "from websockets")
+
+    async def main():
+        async with ws_serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            async with wsfast.connect(f"ws://127.0.0.1:{port}/", backend=backend.name) as ws:
+                with pytest.raises(ConnectionClosedError) as info:
+                    await ws.recv()
+        exc = info.value
+        assert (exc.rcvd.code, exc.rcvd.reason) == (4002, "from websockets")
+        assert (exc.sent.code, exc.rcvd_then_sent) == (4002, True)
+        assert str(exc).startswith("received 4002 (private use) from websockets; then sent 4002")
+
+    run(main())
+
+
+def test_connection_closed_after_closing_first(backend):
+    # We close first: sent, then received the peer's echo.
+    async def main():
+        async with ws_serve(lambda websocket: websocket.wait_closed(), "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            async with wsfast.connect(f"ws://127.0.0.1:{port}/", backend=backend.name) as ws:
+                await ws.close(1000, "done")
+                with pytest.raises(ConnectionClosedOK) as info:
+                    await ws.recv()
+        exc = info.value
+        assert (exc.sent.code, exc.sent.reason, exc.rcvd.code) == (1000, "done", 1000)
+        assert exc.rcvd_then_sent is False
+        assert str(exc).startswith("sent 1000 (OK) done; then received 1000 (OK)")
+
+    run(main())
 
 
 def test_connection_closed_refuses_an_order_without_both_frames():
@@ -532,8 +593,16 @@ def test_typing_names(name):
     ours = getattr(wsfast.typing, name)
     assert getattr(wsfast, name) is ours
     theirs = getattr(websockets.typing, name)
-    if isinstance(theirs, typing.NewType):
-        assert isinstance(ours, typing.NewType) and ours.__supertype__ is theirs.__supertype__
+    if hasattr(theirs, "__supertype__"):  # a NewType (a function before Python 3.10)
+        assert ours.__supertype__ is theirs.__supertype__ and ours.__name__ == theirs.__name__
     else:
         assert set(typing.get_args(ours)) >= {
             arg for arg in typing.get_args(theirs) if typing.get_origin(arg) is None}
+
+
+@pytest.mark.parametrize("module", ["exceptions", "datastructures", "frames", "http11", "typing"])
+def test_every_public_name_of_the_module_exists(module):
+    theirs = getattr(websockets, module)
+    ours = getattr(wsfast, module)
+    missing = [name for name in theirs.__all__ if not hasattr(ours, name)]
+    assert not missing

@@ -121,11 +121,6 @@ class Headers:
                 control character (CR, LF, NUL, ...) or a character outside
                 Latin-1.
         """
-        return self._lines() + b"\r\n"
-
-    def _lines(self) -> bytes:
-        # The fields without the final empty line: the message serializers
-        # append the body separator themselves.
         lines = []
         for name, value in self._items:
             # RFC 7230 §3.2: field-name = token; field-value has no CTL.
@@ -134,6 +129,7 @@ class Headers:
             if _CTL.search(value):
                 raise ValueError(f"invalid character in header {name}: {value!r}")
             lines.append(f"{name}: {value}\r\n")
+        lines.append("\r\n")
         text = "".join(lines)
         try:
             return text.encode("latin-1")

@@ -476,6 +476,7 @@ class InvalidHeaderFormat(InvalidHeader):
 
     def __init__(self, name: str, error: str, header: str, pos: int, **wsfast: Any) -> None:
         super().__init__(name, f"{error} at {pos} in {header}", **wsfast)
+        self.args = (name, error, header, pos)  # what pickle passes back to __init__
 
 
 class InvalidHeaderValue(InvalidHeader):
@@ -490,6 +491,7 @@ class InvalidOrigin(InvalidHeader):
 
     def __init__(self, origin: Optional[str], **wsfast: Any) -> None:
         super().__init__("Origin", origin, **wsfast)
+        self.args = (origin,)  # what pickle passes back to __init__
 
 
 class InvalidUpgrade(InvalidHeader):
@@ -709,14 +711,15 @@ class TooManyFragments(PayloadTooBig):
     max_fragments: Optional[int] = None
 
     def __init__(self, max_fragments: int) -> None:
-        Exception.__init__(self, f"fragmented message exceeds limit of {max_fragments} frames")
+        Exception.__init__(self, max_fragments)
         self.max_fragments = max_fragments
 
     def _describe(self) -> str:
-        return Exception.__str__(self)
+        return f"fragmented message exceeds limit of {self.max_fragments} frames"
 
     def _rule_details(self, details: Dict[str, Any]) -> None:
         self.max_fragments = details.get("limit")
+        self.args = (self.max_fragments,)  # what pickle passes back to __init__
 
 
 class InvalidState(WebSocketException, AssertionError):
