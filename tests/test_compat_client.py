@@ -227,6 +227,31 @@ def test_max_size_tuple_limits_frames_and_messages(backend):
     run(main())
 
 
+def test_wsfast_own_options_still_work(backend):
+    async def send_text_and_fragments(websocket):
+        await websocket.recv()
+        await websocket.send("é" * 10)
+        await websocket.send(["a"] * 5)  # five fragments: over max_fragments=4
+        await websocket.wait_closed()
+
+    async def main():
+        async with ws_serve(send_text_and_fragments, "127.0.0.1", 0,
+                            compression=None) as server:
+            async with connect(f"ws://127.0.0.1:{port_of(server)}/", backend=backend.name,
+                               extra_headers=[("X-Legacy", "1")], text_as_bytes=True,
+                               max_fragments=4, fragment_overhead=0,
+                               max_frame_size=1000) as websocket:
+                assert websocket.request.headers["X-Legacy"] == "1"
+                assert websocket.connection.backend == backend.name
+                await websocket.send("go")
+                assert await websocket.recv() == ("é" * 10).encode()  # text as bytes
+                with pytest.raises(ConnectionClosedError):
+                    await websocket.recv()
+                assert websocket.connection.close_sent[0] == 1009  # too many fragments
+
+    run(main())
+
+
 def test_keepalive_options(backend):
     async def main():
         async with ws_serve(echo, "127.0.0.1", 0) as server:
