@@ -1202,6 +1202,12 @@ class TestParseUriRfc6455Section3:
         assert isinstance(parsed, WebSocketURI)
         assert parsed.resource == expected[3]
 
+    def test_credentials_are_kept_apart_from_the_address(self):
+        parsed = parse_uri("ws://al%40ice:pa%3Ass:word@example.com:8080/chat")
+        assert parsed == (False, "example.com", 8080, "/chat")
+        assert parsed.user_info == ("al@ice", "pa:ss:word")
+        assert parse_uri("ws://example.com/").user_info is None
+
     @pytest.mark.parametrize(
         "uri",
         [
@@ -1212,7 +1218,8 @@ class TestParseUriRfc6455Section3:
             "ws:///chat",
             "ws://example.com/#frag",
             "ws://example.com#",
-            "ws://user:pass@example.com/",
+            "ws://user@example.com/",
+            "ws://user:p%ffss@example.com/",
             "ws://example.com:0/",
             "ws://example.com:65536/",
             "ws://example.com:http/",

@@ -8,6 +8,7 @@ identical behaviour; :data:`IMPLEMENTATION` tells which one this process runs
 from __future__ import annotations
 
 from . import _backend
+from .version import version as __version__
 from .errors import InvalidUtf8, WebSocketError
 from .exceptions import (
     ConcurrencyError,
@@ -62,8 +63,6 @@ from .connection import ClientConnection, ServerConnection
 from .protocol import ClientProtocol, Protocol, ServerProtocol, Side, State
 from .asyncio import connect, serve
 from . import exceptions
-
-__version__ = "0.1.0"
 
 #: ``"cython"`` or ``"python"``: which kernels this process runs.
 IMPLEMENTATION: str = _backend.IMPLEMENTATION

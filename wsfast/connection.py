@@ -49,6 +49,7 @@ from .errors import InvalidHandshake, InvalidState, NegotiationError, ProtocolEr
 from .events import CloseReceived, Ping, Request, Response
 from .frames import CloseCode, Opcode, serialize_close
 from .handshake import Headers
+from .headers import build_authorization_basic
 from .state import State
 
 __all__ = [
@@ -631,7 +632,8 @@ class ClientConnection(Connection):
     ) -> None:
         super().__init__(**options)
         self.uri = uri
-        self.secure, self.host, self.port, self.resource = handshake.parse_uri(uri)
+        self.wsuri = handshake.parse_uri(uri)
+        self.secure, self.host, self.port, self.resource = self.wsuri
         self.subprotocols = tuple(subprotocols)
         self.extra_headers = extra_headers
         self.origin = origin
@@ -649,7 +651,7 @@ class ClientConnection(Connection):
             extensions = handshake.serialize_extensions(
                 [(config.name, deflate.client_offer(config)) for config in self._extensions]
             )
-        return handshake.build_request(
+        request = handshake.build_request(
             handshake.host_header(self.host, self.port, self.secure),
             self.resource,
             key,
@@ -658,6 +660,13 @@ class ClientConnection(Connection):
             extra_headers=self.extra_headers,
             origin=self.origin,
         )
+        user_info = self.wsuri.user_info
+        if user_info is not None and "Authorization" not in request.headers:
+            # Credentials in the URI (ws://user:pass@host/) are sent as Basic
+            # authentication, as browsers and websockets do; an explicit
+            # Authorization header wins.
+            request.headers.add("Authorization", build_authorization_basic(*user_info))
+        return request
 
     def send_request(self, request: Request) -> None:
         """Send the upgrade request built by :meth:`connect`."""

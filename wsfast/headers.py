@@ -21,6 +21,7 @@ websockets does.
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Iterable, List, Optional, Tuple
 
@@ -46,6 +47,7 @@ __all__ = [
     "parse_subprotocols",
     "parse_extensions",
     "serialize_extensions",
+    "build_authorization_basic",
 ]
 
 ExtensionList = List[Tuple[str, List[Tuple[str, Optional[str]]]]]
@@ -310,3 +312,17 @@ def serialize_extensions(
                 items.append(f"{param}={_check_token(param_value, 'parameter value')}")
         parts.append("; ".join(items))
     return ", ".join(parts)
+
+
+def build_authorization_basic(username: str, password: str) -> str:
+    """The ``Authorization`` value of HTTP Basic authentication (RFC 7617
+    §2): ``Basic`` and base64 of ``user-id:password`` in UTF-8.
+
+    Raises:
+        ValueError: if the user-id contains a colon, which §2 forbids (the
+            server could not tell where the password starts).
+    """
+    if ":" in username:
+        raise ValueError("a Basic authentication user-id cannot contain ':'")
+    credentials = f"{username}:{password}".encode("utf-8", "surrogateescape")
+    return "Basic " + base64.b64encode(credentials).decode("ascii")
