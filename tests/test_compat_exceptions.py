@@ -606,3 +606,30 @@ def test_every_public_name_of_the_module_exists(module):
     ours = getattr(wsfast, module)
     missing = [name for name in theirs.__all__ if not hasattr(ours, name)]
     assert not missing
+
+
+#: websockets' router (websockets.asyncio.router) needs werkzeug; wsfast has no
+#: router (README, migration table).
+NOT_PROVIDED = {"route", "unix_route", "Router"}
+
+
+def test_every_top_level_name_of_websockets_exists():
+    missing = [name for name in websockets.__all__
+               if name not in NOT_PROVIDED and not hasattr(wsfast, name)]
+    assert not missing
+    assert set(wsfast.__all__) >= set(websockets.__all__) - NOT_PROVIDED
+
+
+def test_top_level_connections_are_the_asyncio_ones_as_in_websockets():
+    import wsfast.asyncio.client
+    import wsfast.asyncio.server
+    import wsfast.protocol
+
+    assert wsfast.ServerConnection is wsfast.asyncio.server.ServerConnection
+    assert wsfast.ClientConnection is wsfast.asyncio.client.ClientConnection
+    assert wsfast.ServerProtocol is wsfast.protocol.ServerProtocol
+    assert wsfast.ClientProtocol is wsfast.protocol.ClientProtocol
+    for name in ("serve", "unix_serve", "broadcast", "basic_auth", "Server"):
+        assert getattr(wsfast, name) is getattr(wsfast.asyncio.server, name)
+    for name in ("connect", "unix_connect"):
+        assert getattr(wsfast, name) is getattr(wsfast.asyncio.client, name)

@@ -57,11 +57,12 @@ from .typing import (
     StatusLike,
     Subprotocol,
 )
-# ServerConnection / ClientConnection are the sans-I/O classes for now; their
-# websockets names are ServerProtocol / ClientProtocol (see wsfast.protocol).
-from .connection import ClientConnection, ServerConnection
+# As in websockets: ServerConnection / ClientConnection are the asyncio
+# connections; the sans-I/O ones are ServerProtocol / ClientProtocol
+# (wsfast.protocol; wsfast.connection keeps their old names).
 from .protocol import ClientProtocol, Protocol, ServerProtocol, Side, State
-from .asyncio import connect, serve
+from .asyncio.client import ClientConnection, connect, unix_connect
+from .asyncio.server import Server, ServerConnection, basic_auth, broadcast, serve, unix_serve
 from . import exceptions
 
 #: ``"cython"`` or ``"python"``: which kernels this process runs.
@@ -145,6 +146,11 @@ __all__ = [
     "Subprotocol",
     "ServerConnection",
     "ClientConnection",
+    "Server",
+    "unix_serve",
+    "unix_connect",
+    "broadcast",
+    "basic_auth",
     "State",
     "serve",
     "connect",
