@@ -184,6 +184,7 @@ class Server:
         self._wake_r, self._wake_w = os.pipe()
         self._closed = threading.Event()
         self._shutting_down = False
+        self._serving = False
 
     @property
     def connections(self) -> Set[ServerConnection]:
@@ -198,6 +199,10 @@ class Server:
     def serve_forever(self) -> None:
         """Accept connections until :meth:`shutdown` is called (from another
         thread), each handled in its own thread."""
+        with self.lock:
+            if self._shutting_down or self._serving:
+                return
+            self._serving = True
         selector = selectors.DefaultSelector()
         try:
             selector.register(self._wake_r, selectors.EVENT_READ)
@@ -228,7 +233,18 @@ class Server:
                 thread.start()
         finally:
             selector.close()
+            self._close_wakeup()
             self._closed.set()
+
+    def _close_wakeup(self) -> None:
+        """Close the pipe that wakes serve_forever (by whoever stops last:
+        closing it under a waiting selector would lose the wake-up)."""
+        with self.lock:
+            if self._wake_r < 0:
+                return
+            fds, self._wake_r, self._wake_w = (self._wake_r, self._wake_w), -1, -1
+        for fd in fds:
+            os.close(fd)
 
     def _run_handler(self, sock: socket.socket, address: Any) -> None:
         try:
@@ -245,7 +261,9 @@ class Server:
             first = not self._shutting_down
             self._shutting_down = True
         if first:
-            os.write(self._wake_w, b"x")
+            with self.lock:
+                if self._wake_w >= 0:
+                    os.write(self._wake_w, b"x")
             try:
                 self.socket.close()
             except OSError:  # pragma: no cover
@@ -262,9 +280,10 @@ class Server:
                 break
             for thread in threads:
                 thread.join()
-        if first:
-            os.close(self._wake_r)
-            os.close(self._wake_w)
+        with self.lock:
+            serving = self._serving
+        if not serving:
+            self._close_wakeup()
 
     def __enter__(self) -> "Server":
         return self
