@@ -216,7 +216,7 @@ def test_close_codes_both_ways(backend):
         try:
             ws.recv()
         except ConnectionClosed as exc:
-            seen.append((type(exc), exc.code, exc.reason))
+            seen.append((type(exc), exc.rcvd.code, exc.rcvd.reason))
 
     with wsfast_server(handler, backend=backend.name) as (_, port):
         ws = connect(f"ws://127.0.0.1:{port}/", backend=backend.name)
@@ -233,7 +233,7 @@ def test_close_codes_both_ways(backend):
         with connect(f"ws://127.0.0.1:{port}/", backend=backend.name) as ws:
             with pytest.raises(ConnectionClosedError) as info:
                 ws.recv()
-            assert (info.value.code, info.value.reason) == (4001, "go away")
+            assert (info.value.rcvd.code, info.value.rcvd.reason) == (4001, "go away")
 
 
 def test_iteration_ends_on_normal_close(backend):
@@ -369,7 +369,7 @@ def test_shutdown_closes_connections_with_1001(backend):
     assert time.monotonic() - start < 3
     with pytest.raises(ConnectionClosedOK) as info:
         ws.recv(timeout=5)
-    assert info.value.code == 1001
+    assert info.value.rcvd.code == 1001
     ws.close()
     with pytest.raises(OSError):
         connect(f"ws://127.0.0.1:{port}/", open_timeout=2)

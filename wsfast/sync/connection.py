@@ -71,6 +71,7 @@ from ..defaults import DEFERRED_FAILURE_LIMIT
 from ..errors import (ConcurrencyError, ConnectionClosed, ConnectionClosedError,
                       ConnectionClosedOK, InvalidState)
 from ..events import BinaryMessage, Pong, TextMessage
+from ..frames import Close
 
 __all__ = ["Connection", "IDLE"]
 
@@ -830,10 +831,13 @@ class Connection:
         rcvd = protocol.close_rcvd
         sent = protocol.close_sent
         code = rcvd[0] if rcvd is not None else 1006
-        reason = rcvd[1] if rcvd is not None else ""
         sent_code = sent[0] if sent is not None else None
         ok = code in _CLOSE_FRAME_OK and (sent_code is None or sent_code in _CLOSE_FRAME_OK)
-        exc = (ConnectionClosedOK if ok else ConnectionClosedError)(code, reason, sent_code)
+        exc = (ConnectionClosedOK if ok else ConnectionClosedError)(
+            None if rcvd is None else Close(*rcvd),
+            None if sent is None else Close(*sent),
+            protocol.close_rcvd_then_sent,
+        )
         if self._ended:
             self._closed_exc = exc
         return exc
