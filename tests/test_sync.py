@@ -555,3 +555,44 @@ def test_tls_both_ends(backend):
                                             ssl=client_context) as ws:
             ws.send("websockets over TLS")
             assert ws.recv() == "websockets over TLS"
+
+
+# -- receive-side backpressure and the background thread ---------------------------
+
+def test_reading_pauses_at_max_queue(backend):
+    done = threading.Event()
+
+    def handler(ws):
+        for i in range(200):  # 12.5 MiB: more than the socket buffers hold
+            ws.send(bytes([i]) * 65536)
+        done.set()
+        ws.recv()
+
+    with wsfast_server(handler, backend=backend.name, compression=None) as (_, port):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.connect(("127.0.0.1", port))
+        with connect(f"ws://127.0.0.1:{port}/", sock=sock, backend=backend.name, max_queue=4,
+                     compression=None) as ws:
+            time.sleep(0.5)  # the background thread reads up to the high-water mark only
+            assert 1 <= len(ws._messages) <= 5
+            assert not done.is_set()  # so the server's sends are blocked
+            for i in range(200):
+                assert ws.recv(timeout=5) == bytes([i]) * 65536
+            assert done.wait(5)
+            ws.send("bye")
+
+
+def test_background_thread_answers_pings_while_handler_is_busy(backend):
+    release = threading.Event()
+
+    def handler(ws):
+        release.wait(5)  # never calls recv while the client pings
+
+    with wsfast_server(handler, backend=backend.name) as (_, port):
+        with websockets.sync.client.connect(f"ws://127.0.0.1:{port}/") as ws:
+            assert ws.ping().wait(2)
+            assert ws.ping().wait(2)
+            release.set()
+            with pytest.raises(websockets.ConnectionClosedOK):
+                ws.recv(timeout=5)

@@ -322,10 +322,12 @@ class Connection:
                     return
             else:
                 with self._cond:
-                    if messages or not read_lock.locked():
-                        continue
+                    # counted before looking at the read role: its holder
+                    # looks at the count after letting go (no lost wake-up)
                     self._waiting += 1
                     try:
+                        if messages or not read_lock.locked():
+                            continue
                         remaining = None if deadline is None else deadline - time.monotonic()
                         if remaining is not None and remaining <= 0:
                             raise TimeoutError("timed out waiting for a message")
@@ -925,13 +927,15 @@ class Connection:
             if not abort and not flush:
                 urgent = self._close_deadline is not None or self._aborting
                 high = self.max_queue_high
+                # set before looking (see _wait_for_message), cleared below
+                self._background_waiting = True
                 if read_lock.locked() or self._waiting:
-                    self._background_waiting = True
                     wait = -1.0  # until notified (or the next timer)
                 elif not urgent and high is not None and len(self._messages) >= high:
-                    self._background_waiting = True  # paused: recv() resumes it
-                    wait = -1.0
+                    wait = -1.0  # paused: recv() resumes it
                 elif not urgent and now - self._app_active < IDLE:
+                    # a timed wait: no wake-up per recv() meanwhile
+                    self._background_waiting = False
                     wait = IDLE - (now - self._app_active)
                 else:
                     take = read_lock.acquire(False)
@@ -941,7 +945,7 @@ class Connection:
                     elif nearest is not None:
                         wait = min(wait, max(0.0, nearest - now))
                     self._cond.wait(wait)
-                    self._background_waiting = False
+                self._background_waiting = False
         if flush:
             self._flush_locked()
         if abort:
