@@ -799,7 +799,7 @@ class Connection:
         with self._mutex:
             self._ended = True
             closed = self._connection_closed()
-            for data, (event, _, ack_on_close) in list(self._pings.items()):
+            for event, _, ack_on_close in self._pings.values():
                 if ack_on_close:
                     event.set()
             self._pings.clear()
