@@ -446,12 +446,13 @@ def test_blocked_send_unblocks_with_connection_closed(backend):
 
 # -- opening handshake ----------------------------------------------------------------
 
-def test_open_timeout_client():
+def test_open_timeout_client(backend):
     listener = socket.create_server(("127.0.0.1", 0))  # accepts (backlog), never answers
     try:
         start = time.monotonic()
         with pytest.raises(TimeoutError):
-            connect(f"ws://127.0.0.1:{listener.getsockname()[1]}/", open_timeout=0.2)
+            connect(f"ws://127.0.0.1:{listener.getsockname()[1]}/", open_timeout=0.2,
+                    backend=backend.name)
         assert time.monotonic() - start < 2
     finally:
         listener.close()
@@ -596,3 +597,24 @@ def test_background_thread_answers_pings_while_handler_is_busy(backend):
             release.set()
             with pytest.raises(websockets.ConnectionClosedOK):
                 ws.recv(timeout=5)
+
+
+def test_opening_handshake_during_shutdown_gets_503(backend):
+    server = serve(echo, "127.0.0.1", 0, backend=backend.name)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    sock = socket.create_connection(server.socket.getsockname())
+    sock.settimeout(5)
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+    time.sleep(0.2)  # accepted: its thread reads the request
+    stopper = threading.Thread(target=server.shutdown)
+    stopper.start()
+    time.sleep(0.2)
+    sock.sendall(b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 b"Sec-WebSocket-Version: 13\r\n\r\n")
+    assert sock.recv(4096).startswith(b"HTTP/1.1 503")
+    stopper.join(5)
+    thread.join(5)
+    assert not stopper.is_alive() and not thread.is_alive()
+    sock.close()

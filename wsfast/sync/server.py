@@ -75,7 +75,10 @@ class ServerConnection(Connection):
             sock.sendall(b"".join(protocol.data_to_send()))
             return False
         request = self.request = protocol.request
-        response = self._run_hook(process_request, "process_request", request)
+        if self.server is not None and self.server._shutting_down:
+            response = _refuse_503(self, request)  # as websockets: opening during shutdown
+        else:
+            response = self._run_hook(process_request, "process_request", request)
         if response is None:
             response = self._check_origin(request, origins)
         if response is None:
@@ -393,14 +396,9 @@ def serve(
                              ping_timeout=ping_timeout, close_timeout=close_timeout,
                              max_queue=max_queue, logger=logger or server.logger)
             with server.lock:
-                refuse = server._shutting_down
                 server.all_connections.add(connection)
-            if refuse:
-                process = _refuse_503
-            else:
-                process = process_request
-            opened = connection.handshake(deadline, process, process_response, server_header,
-                                          select_subprotocol, origins)
+            opened = connection.handshake(deadline, process_request, process_response,
+                                          server_header, select_subprotocol, origins)
         except Exception as exc:  # noqa: BLE001 - TLS errors, timeouts, resets
             server.logger.debug("opening handshake failed: %s", exc)
             opened = False
