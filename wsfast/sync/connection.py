@@ -19,9 +19,9 @@ request/response loop then costs what the raw socket costs plus the codec.
 answers pings and close frames, sends keepalive pings, enforces
 ``close_timeout`` and the keepalive ``ping_timeout``. It takes the read role
 only when no application thread has asked for a message for a short while
-(:data:`IDLE`), when the queue is below its high-water mark, or at once when
+(:data:`IDLE`) and the queue is below its high-water mark -- or at once when
 the connection is closing. While it reads, a ``recv`` caller waits for the
-messages it queues.
+messages it queues (one thread hand-over, after an idle spell only).
 
 **Backpressure, both ways, bounded memory.** Incoming: the socket is read
 only when someone needs to: ``recv`` reads when the queue is empty, the
