@@ -10,8 +10,10 @@ import contextlib
 import hashlib
 import socket
 import ssl
+import struct
 import threading
 import time
+import zlib
 
 import pytest
 import websockets
@@ -381,8 +383,9 @@ GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 @contextlib.contextmanager
-def raw_server():
-    """A TCP server that completes the opening handshake by hand, then neither
+def raw_server(extra_headers=b"", then=b""):
+    """A TCP server that completes the opening handshake by hand (with
+    *extra_headers*), writes *then* 0.2 s later in one call, and then neither
     reads nor writes anything. Yields (port, accepted sockets)."""
     listener = socket.create_server(("127.0.0.1", 0))
     accepted = []
@@ -397,7 +400,11 @@ def raw_server():
                if line.lower().startswith(b"sec-websocket-key:")][0]
         accept = base64.b64encode(hashlib.sha1(key + GUID.encode()).digest())
         sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n"
+                     + extra_headers + b"\r\n")
+        if then:
+            time.sleep(0.2)
+            sock.sendall(then)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -618,3 +625,25 @@ def test_opening_handshake_during_shutdown_gets_503(backend):
     thread.join(5)
     assert not stopper.is_alive() and not thread.is_alive()
     sock.close()
+
+
+def test_compressed_read_does_not_flood_the_queue(backend):
+    # 64 messages of 1 MiB of zeros arrive in one or two reads (~66 KB on the
+    # wire); the reader stops after each large inflated message, and the
+    # connection parses on only while the queue has room: not 64 MiB queued.
+    messages = [bytes([i % 2]) * 2**20 for i in range(64)]
+    frames = []
+    for message in messages:
+        compressor = zlib.compressobj(wbits=-15)
+        data = (compressor.compress(message) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+        frames.append(struct.pack("!BBH", 0xC2, 126, len(data)) + data)  # FIN, RSV1, binary
+    extension = b"Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n"
+    with raw_server(extra_headers=extension, then=b"".join(frames)) as (port, accepted):
+        with connect(f"ws://127.0.0.1:{port}/", backend=backend.name, max_queue=1,
+                     close_timeout=0.2) as ws:
+            assert ws.protocol.compression is not None
+            time.sleep(0.6)  # the frames came; the background thread read while it could
+            assert 1 <= len(ws._messages) <= 2
+            assert ws.protocol.core.reader.pending > 0
+            for i in range(64):
+                assert ws.recv(timeout=5) == messages[i]

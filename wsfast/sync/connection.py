@@ -83,6 +83,7 @@ IDLE = 0.05
 _BUFSIZE = 65536
 _CLOSE_FRAME_OK = (1000, 1001, 1005)
 _EOF = b""
+_CONTINUE: Any = memoryview(b"")  # _process: parse on what the reader holds
 
 Data = Union[str, bytes]
 
@@ -358,6 +359,13 @@ class Connection:
         sock = self.socket
         if self._ended:
             return True
+        reader = self._core.reader
+        if reader is not None and reader.pending:
+            # The reader stopped after INFLATE_YIELD decompressed bytes and
+            # holds the rest of a read: parse on before reading more (the
+            # callers come here only while the queue has room).
+            self._process(_CONTINUE)
+            return True
         if deadline is not None:
             pending = getattr(sock, "pending", None)
             if not (pending is not None and pending()):
@@ -383,17 +391,26 @@ class Connection:
         self._process(data)
         return True
 
-    def _process(self, data: bytes) -> None:
-        """Feed *data* (``b""`` for EOF) to the protocol and act on it."""
+    def _process(self, data: Any) -> None:
+        """Feed *data* (``b""`` for EOF, :data:`_CONTINUE` to parse on held
+        input) to the protocol and act on it."""
         core = self._core
         protocol = self.protocol
         flush = False
+        eof = data is not _CONTINUE and not len(data)
         with self._mutex:
-            if data:
-                events = protocol.receive(data)
-            else:
+            reader = core.reader
+            if eof:
                 protocol.receive_eof()
                 events = protocol.events_received()
+            elif reader is None:  # the handshake, or reading has stopped
+                events = [] if data is _CONTINUE else protocol.receive(data)
+            else:
+                # not protocol.receive(), which would parse everything held
+                # (see _read_once): one call's worth, INFLATE_YIELD at most
+                events = core.feed(b"" if data is _CONTINUE else data)
+                if core.events:  # left by the handshake: they come first
+                    events = protocol.events_received() + events
             if core.control_received:
                 core.control_received = False
                 self._handle_events(events)
@@ -402,7 +419,7 @@ class Connection:
                     self._messages.extend(events)
                 else:
                     self._handle_events(events)
-            if not len(data):
+            if eof:
                 self._ended = True
             self._check_closing()
             if core.out or (self._half_close and not self._half_closed):
@@ -411,7 +428,7 @@ class Connection:
                 self._cond.notify_all()
         if flush:
             self._flush_locked()
-        if not len(data):
+        if eof:
             self._end()
 
     def _handle_events(self, events: list) -> None:
