@@ -383,10 +383,10 @@ GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 @contextlib.contextmanager
-def raw_server(extra_headers=b"", then=b""):
+def raw_server(extra_headers=b"", then=b"", delay=0.2):
     """A TCP server that completes the opening handshake by hand (with
-    *extra_headers*), writes *then* 0.2 s later in one call, and then neither
-    reads nor writes anything. Yields (port, accepted sockets)."""
+    *extra_headers*), writes *then* *delay* seconds later in one call, and
+    then neither reads nor writes anything. Yields (port, accepted sockets)."""
     listener = socket.create_server(("127.0.0.1", 0))
     accepted = []
 
@@ -403,7 +403,7 @@ def raw_server(extra_headers=b"", then=b""):
                      b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n"
                      + extra_headers + b"\r\n")
         if then:
-            time.sleep(0.2)
+            time.sleep(delay)
             sock.sendall(then)
 
     thread = threading.Thread(target=run, daemon=True)
@@ -449,6 +449,31 @@ def test_blocked_send_unblocks_with_connection_closed(backend):
         assert time.monotonic() - start < 3
         assert len(outcome) == 1 and isinstance(outcome[0], ConnectionClosedError), outcome
         assert ws.close_code == 1006
+
+
+def test_pings_while_send_is_blocked_owe_one_pong(backend):
+    pings = b"".join(struct.pack("!BB", 0x89, 4) + struct.pack("!I", i) for i in range(1000))
+    with raw_server(then=pings, delay=1.0) as (port, accepted):
+        ws = connect(f"ws://127.0.0.1:{port}/", backend=backend.name, compression=None,
+                     close_timeout=0.3)
+        outcome = []
+
+        def sender():
+            try:
+                while True:
+                    ws.send(b"\x00" * 65536)
+            except ConnectionClosed as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=sender, daemon=True)
+        thread.start()
+        time.sleep(1.6)  # blocked; then 1000 pings came, read by the background thread
+        assert thread.is_alive()
+        out = ws.protocol.core.out
+        assert len(out) <= 1, f"{len(out)} frames owed"  # not one pong per ping
+        ws.close()
+        thread.join(5)
+        assert len(outcome) == 1
 
 
 # -- opening handshake ----------------------------------------------------------------

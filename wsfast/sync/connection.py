@@ -184,6 +184,7 @@ class Connection:
         self._fd_closed = False
         self._half_close = False  # shut the write side once the outbox is empty
         self._half_closed = False
+        self._writing_paused = False  # told the protocol: one pong owed at most
         self._close_deadline: Optional[float] = None
         self._deferred_deadline: Optional[float] = None
         self._aborting = False
@@ -424,6 +425,12 @@ class Connection:
             self._check_closing()
             if core.out or (self._half_close and not self._half_closed):
                 flush = self._send_lock.acquire(False)
+                if not flush and not self._writing_paused:
+                    # A sender holds the socket, perhaps blocked on a peer
+                    # that does not read: until it is done, the protocol owes
+                    # one pong at most, however many pings come (§5.5.3).
+                    self._writing_paused = True
+                    protocol.set_writing_paused(True)
             if self._waiting:
                 self._cond.notify_all()
         if flush:
@@ -497,6 +504,10 @@ class Connection:
         sock = self.socket
         while True:
             with self._mutex:
+                if self._writing_paused:
+                    # the pong owed for the latest ping joins the outbox
+                    self._writing_paused = False
+                    self.protocol.set_writing_paused(False)
                 out = core.take_out() if core.out else None
                 if out is None or self._ended or self._aborting:
                     if self._half_close and not self._half_closed and not self._ended \
@@ -572,7 +583,7 @@ class Connection:
                     self.logger.debug("%s: write failed: %s", self.id, exc)
                     self._abort()
                 mutex.acquire()
-                if core.out or self._aborting or self._ended or (
+                if core.out or self._aborting or self._ended or self._writing_paused or (
                         self._half_close and not self._half_closed):
                     mutex.release()
                     self._flush_locked()  # releases the send lock
