@@ -400,6 +400,13 @@ class Connection:
         flush = False
         eof = data is not _CONTINUE and not len(data)
         with self._mutex:
+            if not self._writing_paused and self._send_lock.locked():
+                # A sender holds the socket, perhaps blocked on a peer that
+                # does not read: until it lets go, the protocol owes one pong
+                # at most, however many pings come (RFC 6455 §5.5.3); the
+                # holder sends it when done (see _flush_locked).
+                self._writing_paused = True
+                protocol.set_writing_paused(True)
             reader = core.reader
             if eof:
                 protocol.receive_eof()
@@ -423,14 +430,8 @@ class Connection:
             if eof:
                 self._ended = True
             self._check_closing()
-            if core.out or (self._half_close and not self._half_closed):
+            if core.out or self._writing_paused or (self._half_close and not self._half_closed):
                 flush = self._send_lock.acquire(False)
-                if not flush and not self._writing_paused:
-                    # A sender holds the socket, perhaps blocked on a peer
-                    # that does not read: until it is done, the protocol owes
-                    # one pong at most, however many pings come (§5.5.3).
-                    self._writing_paused = True
-                    protocol.set_writing_paused(True)
             if self._waiting:
                 self._cond.notify_all()
         if flush:
