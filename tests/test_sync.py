@@ -8,9 +8,13 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import os
+import pathlib
 import socket
 import ssl
 import struct
+import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -672,3 +676,40 @@ def test_compressed_read_does_not_flood_the_queue(backend):
             assert ws.protocol.core.reader.pending > 0
             for i in range(64):
                 assert ws.recv(timeout=5) == messages[i]
+
+
+# -- the examples ---------------------------------------------------------------------
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_sync_examples_run(backend):
+    """examples/sync_echo_server.py and sync_hello_client.py, as shipped but
+    for the port (and WSFAST_NO_EXTENSIONS for the pure back-end)."""
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, WSFAST_NO_EXTENSIONS="1" if backend.name == "python" else "")
+
+    def source(name):
+        return (EXAMPLES / name).read_text().replace("8765", str(port))
+
+    server = subprocess.Popen([sys.executable, "-c", source("sync_echo_server.py")], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            assert server.poll() is None, server.communicate()
+            try:
+                socket.create_connection(("localhost", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the example server did not start"
+                time.sleep(0.05)
+        client = subprocess.run([sys.executable, "-c", source("sync_hello_client.py")],
+                                env=env, capture_output=True, text=True, timeout=30)
+        assert client.returncode == 0, client.stderr
+        assert client.stdout == "Received: Hello world!\n"
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
