@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+from .. import __version__
 from ..deflate import PerMessageDeflate
 
 __all__ = ["codec_options", "client_compression", "server_compression", "Deadline",
            "check_kwargs", "USER_AGENT", "SERVER", "set_nodelay"]
 
-_VERSION = "wsfast"
-#: ``User-Agent`` a client sends by default (None: none).
-USER_AGENT = os.environ.get("WSFAST_USER_AGENT", f"Python/3 {_VERSION}")
-#: ``Server`` header a server sends by default (None: none).
-SERVER = os.environ.get("WSFAST_SERVER", f"Python/3 {_VERSION}")
+_PRODUCT = f"Python/{sys.version_info[0]}.{sys.version_info[1]} wsfast/{__version__}"
+#: ``User-Agent`` a client sends by default (websockets' format).
+USER_AGENT = os.environ.get("WSFAST_USER_AGENT", _PRODUCT)
+#: ``Server`` header a server sends by default.
+SERVER = os.environ.get("WSFAST_SERVER", _PRODUCT)
 
 
 def client_compression() -> PerMessageDeflate:

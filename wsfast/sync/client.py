@@ -93,6 +93,7 @@ def connect(
     max_queue: Any = 16,
     logger: Any = None,
     create_connection: Optional[type] = None,
+    legacy: Optional[bool] = None,
     text_as_bytes: bool = False,
     max_fragments: Optional[int] = None,
     fragment_overhead: int = DEFAULT_FRAGMENT_OVERHEAD,
@@ -124,6 +125,8 @@ def connect(
         max_queue: high-water mark of received messages (16), or (high, low).
         logger: a logger or its name.
         create_connection: a :class:`ClientConnection` subclass to use.
+        legacy: accepted for websockets 17 compatibility and ignored: the
+            connection works with or without ``with``.
         text_as_bytes, max_fragments, fragment_overhead, backend: wsfast's
             codec options (see :class:`wsfast.connection.Connection`).
         **kwargs: ``source_address`` / ``all_errors`` for
@@ -139,7 +142,7 @@ def connect(
     check_kwargs(kwargs, _SOCKET_KWARGS, "connect")
     if proxy not in (True, None):
         raise NotImplementedError("wsfast.sync does not support proxies yet")
-    del proxy_ssl, proxy_server_hostname
+    del proxy_ssl, proxy_server_hostname, legacy
     headers = []
     if additional_headers is not None:
         items = additional_headers.items() if hasattr(additional_headers, "items") \
