@@ -682,6 +682,9 @@ class Connection:
         core = self._core
         while True:
             with self._mutex:
+                if self._writing_paused:  # as in _flush_locked
+                    self._writing_paused = False
+                    self.protocol.set_writing_paused(False)
                 out = core.take_out() if core.out else None
             if not out or self._ended or self._aborting:
                 break
