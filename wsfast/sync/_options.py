@@ -14,13 +14,28 @@ import sys
 import time
 from typing import Any, Dict, Optional, Sequence, Tuple
 
-from .. import __version__
 from ..deflate import PerMessageDeflate
 
 __all__ = ["codec_options", "client_compression", "server_compression", "Deadline",
            "check_kwargs", "USER_AGENT", "SERVER", "set_nodelay"]
 
-_PRODUCT = f"Python/{sys.version_info[0]}.{sys.version_info[1]} wsfast/{__version__}"
+
+
+def _version() -> str:
+    """wsfast's version; from the distribution's metadata when the package's
+    ``__init__`` has not run yet (this module imported first)."""
+    try:
+        from .. import __version__
+        return __version__
+    except ImportError:
+        try:
+            from importlib.metadata import version
+            return version("wsfast")
+        except Exception:  # noqa: BLE001 - not installed: no version to tell
+            return "unknown"
+
+
+_PRODUCT = f"Python/{sys.version_info[0]}.{sys.version_info[1]} wsfast/{_version()}"
 #: ``User-Agent`` a client sends by default (websockets' format).
 USER_AGENT = os.environ.get("WSFAST_USER_AGENT", _PRODUCT)
 #: ``Server`` header a server sends by default.
