@@ -76,8 +76,8 @@ __all__ = ["WSFastProtocol", "SUPPORTED_UVICORN"]
 #: ``protocols.utils.ClientDisconnected``); checked at import.
 SUPPORTED_UVICORN = (0, 30)
 
-_CONFIG_ATTRIBUTES = ("ws_max_size", "ws_max_queue", "ws_ping_interval", "ws_ping_timeout",
-                      "ws_per_message_deflate", "root_path", "asgi_version", "loaded_app")
+_CONFIG_PARAMETERS = ("ws", "ws_max_size", "ws_max_queue", "ws_ping_interval", "ws_ping_timeout",
+                      "ws_per_message_deflate", "root_path")
 _UTILS = ("ClientDisconnected", "get_local_addr", "get_remote_addr", "is_ssl",
           "get_client_addr", "get_path_with_query_string")
 
@@ -90,33 +90,35 @@ def _version_tuple(text: str) -> Tuple[int, ...]:
     return tuple(parts)
 
 
-def _check_host() -> None:
+def _check_host(uvicorn: Any, config_class: Any, server_state_class: Any, utils: Any) -> None:
     """Fail at import, with the reason, if this uvicorn is not the shape we
-    drive: better than an AttributeError in the middle of a handshake."""
-    version = getattr(_uvicorn, "__version__", "0")
+    drive: better than an AttributeError in the middle of a handshake.
+
+    Raises:
+        ImportError: naming every missing piece.
+    """
+    version = getattr(uvicorn, "__version__", "0")
     problems = []
     if _version_tuple(version) < SUPPORTED_UVICORN:
         problems.append(f"uvicorn {version} is older than "
                         f"{'.'.join(map(str, SUPPORTED_UVICORN))}")
-    parameters = inspect.signature(_Config.__init__).parameters
-    for name in _CONFIG_ATTRIBUTES:
-        if name != "loaded_app" and name != "asgi_version" and name not in parameters:
+    parameters = inspect.signature(config_class.__init__).parameters
+    for name in _CONFIG_PARAMETERS:
+        if name not in parameters:
             problems.append(f"uvicorn.config.Config takes no {name!r}")
-    if "ws" not in parameters:
-        problems.append("uvicorn.config.Config takes no 'ws'")
-    state = _ServerState()
+    state = server_state_class()
     for name in ("connections", "tasks", "default_headers"):
         if not hasattr(state, name):
             problems.append(f"uvicorn.server.ServerState has no {name!r}")
     for name in _UTILS:
-        if not hasattr(_utils, name):
+        if not hasattr(utils, name):
             problems.append(f"uvicorn.protocols.utils has no {name!r}")
     if problems:
         raise ImportError("wsfast.adapters.uvicorn cannot drive this uvicorn: "
                           + "; ".join(problems))
 
 
-_check_host()
+_check_host(_uvicorn, _Config, _ServerState, _utils)
 
 ClientDisconnected = _utils.ClientDisconnected
 
@@ -518,6 +520,15 @@ class WSFastProtocol(asyncio.Protocol):
         self._write_pending()
         if self.ping_interval is not None and self.ping_interval > 0:
             self._schedule_ping(self.ping_interval)
+        # Frames that arrived before the accept were kept by the connection
+        # and read when the 101 went out: hand them over now.
+        early = self.conn.events_received()
+        if early:
+            self._handle_events(early)
+        if self.conn.error is not None:
+            self._protocol_error()
+        else:
+            self._write_pending()
 
     def _deny_403(self) -> None:
         self._access_log("403")
