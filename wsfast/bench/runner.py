@@ -39,6 +39,7 @@ import time
 from typing import Any, Dict, IO, List, Optional, Sequence
 
 from .. import _backend
+from . import asgi as _asgi
 from . import echo as _echo
 from . import peers as _peers
 from .targets import TARGETS, Target
@@ -47,6 +48,7 @@ from .workloads import GROUPS, Bench, Workload
 __all__ = ["Measurement", "CaseResult", "measure", "report", "metadata", "run_cli"]
 
 _echo.register()  # the "echo" and "deflate" groups (workloads.py registers its own)
+_asgi.register()  # the "uvicorn" group
 
 CYTHON = "wsfast-cython"
 
