@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 import subprocess
@@ -245,6 +246,37 @@ def test_starlette_app(backend):
             assert response.body == b"go away"
 
     run(main())
+
+
+def test_root_path_headers_settings_and_uvicorn_logger(backend, caplog):
+    log = []
+
+    async def main():
+        async with running(echo_app(log), protocol_for(backend), root_path="/api",
+                           server_header=False, date_header=False, log_level="info",
+                           headers=[("x-site", "one")]) as (_, port):
+            # uvicorn configures its loggers when the server is created (and
+            # stops propagation at "uvicorn"): listen on its error logger now.
+            logger = logging.getLogger("uvicorn.error")
+            logger.addHandler(caplog.handler)
+            try:
+                async with connect(f"ws://127.0.0.1:{port}/chat?room=1") as ws:
+                    assert "server" not in ws.response.headers
+                    assert "date" not in ws.response.headers
+                    assert ws.response.headers["x-site"] == "one"
+                    await ws.send("hi")
+                    assert await ws.recv() == "hi"
+            finally:
+                logger.removeHandler(caplog.handler)
+
+    run(main())
+    scope = log[0]
+    assert scope["root_path"] == "/api"
+    assert scope["path"] == "/api/chat" and scope["raw_path"] == b"/api/chat"
+    accepted = [r for r in caplog.records
+                if r.name == "uvicorn.error" and "[accepted]" in r.getMessage()]
+    assert len(accepted) == 1
+    assert '"WebSocket /api/chat?room=1" [accepted]' in accepted[0].getMessage()
 
 
 # -- refusals --------------------------------------------------------------------------
