@@ -1,5 +1,6 @@
 """wsfast.adapters.wsproto against wsproto: the same byte streams, cut into
-the same random chunks, fed to both; the same events sent by both.
+the same random chunks, fed to both; the same events sent by both; the same
+opening handshakes (WSConnection) in both roles.
 
 Events are compared message by message: wsproto yields a message in as many
 events as reads and frames, the adapter in one (module docstring of
@@ -314,3 +315,158 @@ def test_host_check_names_what_is_missing():
     assert "wsproto 1.0.0 is older than 1.2" in str(info.value)
     assert "'NoSuchEvent'" in str(info.value)
     adapter._check_host("1.3.2", adapter._NEEDED)
+
+
+# -- the opening handshake (WSConnection) ----------------------------------------------------
+
+
+from wsproto import WSConnection as WsprotoWSConnection  # noqa: E402
+from wsproto.utilities import RemoteProtocolError  # noqa: E402
+
+tokens = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-.", min_size=1, max_size=8)
+requests = st.builds(
+    lambda host, path, subprotocols, extra: ev.Request(
+        host=host, target=path, subprotocols=subprotocols,
+        extra_headers=[(b"x-" + name.encode(), value.encode()) for name, value in extra]),
+    st.sampled_from(["example.com", "localhost:8080", "127.0.0.1"]),
+    st.sampled_from(["/", "/chat", "/a/b?c=d&e=f"]),
+    st.lists(tokens, max_size=3, unique=True),
+    st.lists(st.tuples(tokens, tokens), max_size=3))
+
+
+def joined(events):
+    """Rejection bodies joined, as the messages are."""
+    out, body = [], b""
+    for event in events:
+        if isinstance(event, ev.RejectData):
+            body += event.data
+            if event.body_finished:
+                out.append(ev.RejectData(data=body, body_finished=True))
+                body = b""
+        else:
+            out.append(event)
+    return by_message(out)
+
+
+@given(request=requests, choice=st.integers(0, 3),
+       extra=st.lists(st.tuples(tokens, tokens), max_size=2))
+def test_server_handshake_matches_wsproto(backend, request, choice, extra):
+    client = WsprotoWSConnection(CLIENT)
+    data = client.send(request) + raw_frame(0x1, b"early", mask=b"abcd")
+    ours = adapter.WSConnection(SERVER, backend=backend.name)
+    theirs = WsprotoWSConnection(SERVER)
+    ours.receive_data(data)
+    theirs.receive_data(data)
+    got = list(ours.events())
+    assert got == list(theirs.events())
+    assert ours.state is theirs.state is ConnectionState.CONNECTING
+    offered = got[0].subprotocols
+    accept = ev.AcceptConnection(
+        subprotocol=offered[choice] if choice < len(offered) else None,
+        extra_headers=[(b"x-" + n.encode(), v.encode()) for n, v in extra])
+    answer = ours.send(accept)
+    assert answer == theirs.send(accept)  # byte for byte
+    assert ours.state is theirs.state is ConnectionState.OPEN
+    # Frames that came with the request, after the accept: wsproto's h11
+    # keeps them in its buffer and drops them; wsfast delivers them.
+    assert list(ours.events()) == [ev.TextMessage("early")]
+    client.receive_data(answer + ours.send(ev.TextMessage("hello")))
+    assert joined(client.events()) == [
+        ev.AcceptConnection(subprotocol=accept.subprotocol, extensions=[],
+                            extra_headers=accept.extra_headers),
+        ev.TextMessage("hello")]
+
+
+@given(request=requests, choice=st.integers(0, 3))
+def test_client_handshake_matches_wsproto(backend, request, choice):
+    ours = adapter.WSConnection(CLIENT, backend=backend.name)
+    theirs = WsprotoWSConnection(CLIENT)
+    server_for_ours, server_for_theirs = (WsprotoWSConnection(SERVER) for _ in range(2))
+    server_for_ours.receive_data(ours.send(request))
+    server_for_theirs.receive_data(theirs.send(request))
+    (seen_ours,) = server_for_ours.events()
+    (seen_theirs,) = server_for_theirs.events()
+
+    def without_key(event):
+        return [h for h in event.extra_headers if h[0] != b"sec-websocket-key"]
+
+    assert (seen_ours.host, seen_ours.target, seen_ours.subprotocols) == (
+        seen_theirs.host, seen_theirs.target, seen_theirs.subprotocols)
+    assert without_key(seen_ours) == without_key(seen_theirs)
+    offered = seen_ours.subprotocols
+    accept = ev.AcceptConnection(subprotocol=offered[choice] if choice < len(offered) else None,
+                                 extra_headers=[(b"x-a", b"b")])
+    frames = raw_frame(0x2, b"\x00\x01", mask=None) + raw_frame(0x9, b"p", mask=None)
+    ours.receive_data(server_for_ours.send(accept) + frames)
+    theirs.receive_data(server_for_theirs.send(accept) + frames)
+    assert joined(ours.events()) == joined(theirs.events())
+    assert ours.state is theirs.state is ConnectionState.OPEN
+
+
+def test_rejection_both_ways(backend):
+    reject = ev.RejectConnection(status_code=403, has_body=True,
+                                 headers=[(b"content-length", b"7"), (b"x-why", b"no")])
+    # Our server's refusal, read by wsproto's client, and wsproto's server's, read by ours.
+    for server_cls, client_cls in ((adapter.WSConnection, WsprotoWSConnection),
+                                   (WsprotoWSConnection, adapter.WSConnection)):
+        options = {"backend": backend.name} if server_cls is adapter.WSConnection else {}
+        server = server_cls(SERVER, **options)
+        options = {"backend": backend.name} if client_cls is adapter.WSConnection else {}
+        client = client_cls(CLIENT, **options)
+        server.receive_data(client.send(ev.Request(host="h", target="/")))
+        list(server.events())
+        data = server.send(reject) + server.send(ev.RejectData(b"go ", body_finished=False)) + server.send(
+            ev.RejectData(b"away", body_finished=True))
+        assert server.state is ConnectionState.CLOSED
+        client.receive_data(data)
+        events = joined(client.events())
+        assert events[0].status_code == 403 and events[0].has_body
+        assert (b"x-why", b"no") in events[0].headers
+        assert events[1:] == [ev.RejectData(b"go away", body_finished=True)]
+        assert client.state is ConnectionState.CLOSED
+
+
+def test_chunked_refusal_matches_wsproto(backend):
+    reject = ev.RejectConnection(status_code=401, has_body=True)
+    outputs = []
+    for server in (adapter.WSConnection(SERVER, backend=backend.name),
+                   WsprotoWSConnection(SERVER)):
+        server.receive_data(WsprotoWSConnection(CLIENT).send(ev.Request(host="h", target="/")))
+        list(server.events())
+        head = server.send(reject)
+        assert b"\r\ntransfer-encoding: chunked\r\n" in head.lower()
+        body = server.send(ev.RejectData(b"abc", body_finished=False)) + server.send(
+            ev.RejectData(b"", body_finished=True))
+        outputs.append(body)
+    assert outputs[0] == outputs[1] == b"3\r\nabc\r\n0\r\n\r\n"
+
+
+# (request head, status wsfast answers, status wsproto answers): the same
+# requests are refused; where the status differs, wsfast's rule says why
+# (no "Connection: upgrade": 426 Upgrade Required, as websockets answers).
+@pytest.mark.parametrize("head, ours, theirs", [
+    (b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nSec-WebSocket-Key: "
+     b"dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", 426, 400),
+    (b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+     426, 426),
+    (b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+     b"Sec-WebSocket-Version: 13\r\n\r\n", 400, 400),
+    (b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "
+     b"dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", 400, 400),
+])
+def test_invalid_requests_raise_remote_protocol_error(backend, head, ours, theirs):
+    for connection, status in ((adapter.WSConnection(SERVER, backend=backend.name), ours),
+                               (WsprotoWSConnection(SERVER), theirs)):
+        with pytest.raises(RemoteProtocolError) as info:
+            connection.receive_data(head)
+        assert info.value.event_hint.status_code == status
+
+
+def test_unoffered_subprotocol_is_a_local_error(backend):
+    ours = adapter.WSConnection(SERVER, backend=backend.name)
+    ours.receive_data(WsprotoWSConnection(CLIENT).send(
+        ev.Request(host="h", target="/", subprotocols=["a"])))
+    list(ours.events())
+    with pytest.raises(LocalProtocolError):
+        ours.send(ev.AcceptConnection(subprotocol="b"))

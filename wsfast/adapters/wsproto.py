@@ -30,8 +30,15 @@ Where it differs, on purpose:
 * Extensions (permessage-deflate negotiated by a wsproto handshake) are not
   supported: passing any raises ``ValueError``.
 
-Not provided: ``wsproto.WSConnection`` (the HTTP/1.1 handshake); servers that
-need it keep wsproto's handshake and pass ``trailing_data`` on.
+:class:`WSConnection` adds the HTTP/1.1 opening handshake in both roles, with
+wsproto's ``Request`` / ``AcceptConnection`` / ``RejectConnection`` /
+``RejectData`` events, on wsfast's handshake rules (which are stricter than
+wsproto's in places: a request wsfast refuses raises ``RemoteProtocolError``
+with the status wsfast would answer: 400 for a key that is not 16 bytes of
+base64, which wsproto lets through; 426 where ``Connection: upgrade`` is
+missing, where wsproto says 400). Extensions are not negotiated; a refusal
+received without ``Content-Length`` is reported with an empty body (wsfast's
+response parser reads only length-delimited bodies).
 
 Host checked: wsproto 1.3.2 (``SUPPORTED_WSPROTO``).
 """
@@ -40,14 +47,14 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from typing import Any, Deque, Iterator, List, Optional
+from typing import Any, Deque, Iterator, List, Optional, Sequence, Tuple
 
 try:
     import wsproto as _wsproto
     from wsproto import events as _events
     from wsproto.connection import ConnectionState, ConnectionType
     from wsproto.frame_protocol import CloseReason
-    from wsproto.utilities import LocalProtocolError
+    from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 except ImportError as _exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         f"wsfast.adapters.wsproto needs wsproto for its event classes (pip install wsproto): "
@@ -55,20 +62,24 @@ except ImportError as _exc:  # pragma: no cover - depends on the environment
 
 from .. import handshake as _handshake
 from ..connection import ClientConnection, ServerConnection
-from ..errors import InvalidState
-from ..events import BinaryMessage, CloseReceived, Ping, Pong, Request, TextMessage
+from ..errors import InvalidHandshake, InvalidState
+from ..events import BinaryMessage, CloseReceived, Ping, Pong, Request, Response, TextMessage
 from ..frames import Opcode
 from ..headers import Headers
+from ..http11 import reason_phrase, serialize_response
 
-__all__ = ["Connection", "ConnectionState", "ConnectionType", "SUPPORTED_WSPROTO"]
+__all__ = ["Connection", "WSConnection", "ConnectionState", "ConnectionType",
+           "SUPPORTED_WSPROTO"]
 
 #: The oldest wsproto whose event classes and states this module uses.
 SUPPORTED_WSPROTO = (1, 2)
 
 _NEEDED = {
     _events: ("Event", "Message", "TextMessage", "BytesMessage", "Ping", "Pong",
-              "CloseConnection"),
-    ConnectionState: ("OPEN", "REMOTE_CLOSING", "LOCAL_CLOSING", "CLOSED"),
+              "CloseConnection", "Request", "AcceptConnection", "RejectConnection",
+              "RejectData"),
+    ConnectionState: ("CONNECTING", "OPEN", "REMOTE_CLOSING", "LOCAL_CLOSING", "CLOSED",
+                      "REJECTING"),
     ConnectionType: ("CLIENT", "SERVER"),
 }
 
@@ -172,6 +183,24 @@ class Connection:
             raise ValueError("wsfast.adapters.wsproto.Connection supports no extensions")
         self.client = connection_type is ConnectionType.CLIENT
         self._conn = _opened(connection_type, backend, max_message_size)
+        self._setup(trailing_data)
+
+    @classmethod
+    def _after_handshake(cls, opened: Any, early: Sequence[Any] = ()) -> "Connection":
+        """Wrap a wsfast connection that has just completed its handshake
+        (:class:`WSConnection`): frames that came with it are events already
+        (*early*, or still in the connection)."""
+        self = cls.__new__(cls)
+        self.client = opened.is_client
+        self._conn = opened
+        self._setup(b"")
+        for event in list(early) + opened.events_received():
+            self._translate(event)
+        opened.data_to_send()
+        self._check_error()
+        return self
+
+    def _setup(self, trailing_data: bytes) -> None:
         self._kernels = self._conn.kernels
         self._state = ConnectionState.OPEN
         self._events: Deque[Any] = deque()
@@ -216,14 +245,17 @@ class Connection:
             # wsfast answers a close frame by itself; wsproto leaves that to
             # the caller's CloseConnection: drop the automatic answer.
             conn.data_to_send()
-            if conn.error is not None and not self._failed:
-                self._failed = True
-                error = conn.error
-                self._events.append(_events.CloseConnection(
-                    code=_close_reason(error.close_code), reason=str(error.reason)))
+            self._check_error()
         elif state is ConnectionState.CLOSED:
             raise LocalProtocolError("Connection already closed.")
         # REMOTE_CLOSING: the peer said it would send nothing more.
+
+    def _check_error(self) -> None:
+        error = self._conn.error
+        if error is not None and not self._failed:
+            self._failed = True
+            self._events.append(_events.CloseConnection(
+                code=_close_reason(error.close_code), reason=str(error.reason)))
 
     def _translate(self, event: Any) -> None:
         kind = type(event)
@@ -338,3 +370,241 @@ class Connection:
 
     def _new_mask(self) -> Optional[bytes]:
         return os.urandom(4) if self.client else None
+
+
+def _as_bytes_pairs(headers: Any) -> List[Tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in headers.items()]
+
+
+def _as_str_pairs(headers: Any) -> List[Tuple[str, str]]:
+    return [(bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
+            for name, value in headers]
+
+
+def _split(values: List[str]) -> List[str]:
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+class WSConnection:
+    """wsproto's ``WSConnection`` on wsfast: the HTTP/1.1 opening handshake,
+    then a :class:`Connection`.
+
+    Server: ``receive_data`` the request; a ``Request`` event comes out
+    (``host``, ``target``, offered ``extensions`` and ``subprotocols``,
+    ``extra_headers``); ``send(AcceptConnection(...))`` or
+    ``send(RejectConnection(...))`` (+ ``RejectData``) answer it. Client:
+    ``send(Request(host=..., target=...))``; the answer comes out as
+    ``AcceptConnection`` or ``RejectConnection`` + ``RejectData``. A request
+    or response that breaks RFC 6455 §4 raises wsproto's
+    ``RemoteProtocolError`` with a ``RejectConnection`` hint, as wsproto does.
+    After the handshake every call goes to the :class:`Connection`.
+
+    Args:
+        connection_type: ``ConnectionType.SERVER`` or ``CLIENT``.
+        backend: ``"cython"`` or ``"python"`` kernels; default the process's.
+        max_message_size: as for :class:`Connection`.
+    """
+
+    def __init__(self, connection_type: ConnectionType, *, backend: Optional[str] = None,
+                 max_message_size: Optional[int] = None) -> None:
+        self.client = connection_type is ConnectionType.CLIENT
+        self._options = dict(backend=backend, max_message_size=max_message_size,
+                             auto_pong=False, defer_failure=True)
+        self._handshake: Any = None if self.client else ServerConnection(**self._options)
+        self._request: Any = None  # wsfast's Request (server role)
+        self._offered: List[str] = []  # subprotocols offered (either role)
+        self._state = ConnectionState.CONNECTING
+        self._events: Deque[Any] = deque()
+        self._connection: Optional[Connection] = None
+        self._reject_length: Optional[int] = None  # Content-Length of our refusal, if any
+
+    @property
+    def state(self) -> ConnectionState:
+        if self._connection is not None:
+            return self._connection.state
+        return self._state
+
+    @property
+    def connection(self) -> Optional[Connection]:
+        """The :class:`Connection`, once the handshake succeeded."""
+        return self._connection
+
+    def initiate_upgrade_connection(self, headers: Any, path: Any) -> None:
+        """Server: start from a request another HTTP layer already parsed."""
+        if self.client:
+            raise LocalProtocolError(
+                "Cannot initiate an upgrade connection when acting as the client")
+        target = path.encode("ascii") if isinstance(path, str) else bytes(path)
+        head = b"GET " + target + b" HTTP/1.1\r\n" + b"".join(
+            bytes(name) + b": " + bytes(value) + b"\r\n" for name, value in headers) + b"\r\n"
+        self.receive_data(head)
+
+    # -- receiving -----------------------------------------------------------------
+
+    def receive_data(self, data: Optional[bytes]) -> None:
+        """Feed bytes from the peer (``None``: it closed TCP).
+
+        Raises:
+            RemoteProtocolError: the peer's handshake is invalid.
+        """
+        if self._connection is not None:
+            self._connection.receive_data(data)
+            return
+        if self._handshake is None or data is None or self._state is not ConnectionState.CONNECTING:
+            return
+        handshake = self._handshake
+        handshake.receive_data(data)
+        if self.client:
+            self._client_received(handshake)
+        else:
+            self._server_received(handshake)
+
+    def _server_received(self, handshake: Any) -> None:
+        if handshake.handshake_error is not None:
+            self._refused_request(handshake.handshake_error)
+        for event in handshake.events_received():
+            if type(event) is not Request:
+                continue
+            try:
+                _handshake.check_request(event)
+            except InvalidHandshake as exc:
+                self._refused_request(exc)
+            self._request = event
+            headers = event.headers
+            self._offered = _split(headers.get_all("Sec-WebSocket-Protocol"))
+            skipped = ("host", "sec-websocket-extensions", "sec-websocket-protocol")
+            self._events.append(_events.Request(
+                host=headers.get("Host", ""),
+                target=event.path,
+                extensions=_split(headers.get_all("Sec-WebSocket-Extensions")),
+                extra_headers=[pair for pair in _as_bytes_pairs(headers)
+                               if pair[0].decode("latin-1") not in skipped],
+                subprotocols=list(self._offered)))
+
+    def _refused_request(self, exc: InvalidHandshake) -> None:
+        hint = _events.RejectConnection(
+            status_code=exc.status,
+            headers=[(n.encode("latin-1"), v.encode("latin-1")) for n, v in exc.headers])
+        raise RemoteProtocolError(str(exc.reason), event_hint=hint)
+
+    def _client_received(self, handshake: Any) -> None:
+        received = handshake.events_received()
+        for index, event in enumerate(received):
+            if type(event) is not Response:
+                continue
+            if event.status_code != 101:
+                self._events.append(_events.RejectConnection(
+                    status_code=event.status_code, headers=_as_bytes_pairs(event.headers),
+                    has_body=True))
+                if event.body:
+                    self._events.append(_events.RejectData(data=bytes(event.body),
+                                                           body_finished=False))
+                self._events.append(_events.RejectData(data=b"", body_finished=True))
+                self._state = ConnectionState.CLOSED
+                return
+            if handshake.handshake_error is not None:
+                raise RemoteProtocolError(str(handshake.handshake_error.reason),
+                                          event_hint=_events.RejectConnection())
+            skipped = ("connection", "sec-websocket-extensions", "sec-websocket-accept",
+                       "sec-websocket-protocol", "upgrade")
+            self._events.append(_events.AcceptConnection(
+                subprotocol=handshake.subprotocol, extensions=[],
+                extra_headers=[pair for pair in _as_bytes_pairs(event.headers)
+                               if pair[0].decode("latin-1") not in skipped]))
+            self._connection = Connection._after_handshake(handshake, received[index + 1:])
+            return
+        if handshake.handshake_error is not None:
+            raise RemoteProtocolError(str(handshake.handshake_error.reason),
+                                      event_hint=_events.RejectConnection())
+
+    def events(self) -> Iterator[Any]:
+        """Handshake events, then the connection's."""
+        queue = self._events
+        while queue:
+            yield queue.popleft()
+        if self._connection is not None:
+            yield from self._connection.events()
+
+    # -- sending ---------------------------------------------------------------------
+
+    def send(self, event: Any) -> bytes:
+        """The bytes to send for *event*.
+
+        Raises:
+            LocalProtocolError: the event does not fit the state (or an
+                unoffered subprotocol is accepted).
+            ValueError: extensions were given (none are supported).
+        """
+        if self._connection is not None:
+            return self._connection.send(event)
+        if isinstance(event, _events.Request):
+            return self._send_request(event)
+        if isinstance(event, _events.AcceptConnection):
+            return self._accept(event)
+        if isinstance(event, _events.RejectConnection):
+            return self._reject(event)
+        if isinstance(event, _events.RejectData):
+            return self._reject_data(event)
+        raise LocalProtocolError(f"Event {event} cannot be sent during the handshake")
+
+    def _send_request(self, event: Any) -> bytes:
+        if not self.client or self._handshake is not None:
+            raise LocalProtocolError(f"Event {event} cannot be sent in state {self.state}.")
+        if event.extensions:
+            raise ValueError("wsfast.adapters.wsproto supports no extensions")
+        self._offered = list(event.subprotocols)
+        client = ClientConnection(f"ws://{event.host}{event.target}",
+                                  subprotocols=self._offered,
+                                  extra_headers=_as_str_pairs(event.extra_headers),
+                                  **self._options)
+        client.send_request(client.connect())
+        self._handshake = client
+        return b"".join(client.data_to_send())
+
+    def _accept(self, event: Any) -> bytes:
+        if self.client or self._request is None or self._state is not ConnectionState.CONNECTING:
+            raise LocalProtocolError(f"Event {event} cannot be sent in state {self.state}.")
+        if event.extensions:
+            raise ValueError("wsfast.adapters.wsproto supports no extensions")
+        if event.subprotocol is not None and event.subprotocol not in self._offered:
+            raise LocalProtocolError(f"unexpected subprotocol {event.subprotocol}")
+        handshake = self._handshake
+        response = handshake.accept(self._request, subprotocol=event.subprotocol,
+                                    extra_headers=_as_str_pairs(event.extra_headers))
+        handshake.send_response(response)
+        data = b"".join(handshake.data_to_send())
+        self._connection = Connection._after_handshake(handshake)
+        return data
+
+    def _reject(self, event: Any) -> bytes:
+        if self.client or self._state is not ConnectionState.CONNECTING:
+            raise LocalProtocolError(
+                f"Connection cannot be rejected in state {self.state}")
+        headers = Headers(_as_str_pairs(event.headers))
+        if not event.has_body:
+            headers.add("content-length", "0")
+        length = headers.get("Content-Length")
+        if length is None:
+            # No length: the body is sent chunked (HTTP/1.1, RFC 9112 §7.1).
+            headers.add("Transfer-Encoding", "chunked")
+        else:
+            self._reject_length = int(length)
+        head = serialize_response(Response(event.status_code, reason_phrase(event.status_code),
+                                           headers, b""))
+        self._state = ConnectionState.REJECTING if event.has_body else ConnectionState.CLOSED
+        return head
+
+    def _reject_data(self, event: Any) -> bytes:
+        if self._state is not ConnectionState.REJECTING:
+            raise LocalProtocolError(f"Cannot send rejection data in state {self.state}")
+        data = bytes(event.data)
+        if self._reject_length is None:
+            out = b"%x\r\n%s\r\n" % (len(data), data) if data else b""
+            if event.body_finished:
+                out += b"0\r\n\r\n"
+        else:
+            out = data
+        if event.body_finished:
+            self._state = ConnectionState.CLOSED
+        return out
