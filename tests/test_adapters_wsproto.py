@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 from wsproto import events as ev
 from wsproto.connection import Connection as WsprotoConnection, ConnectionState, ConnectionType
 from wsproto.frame_protocol import CloseReason
@@ -348,6 +348,7 @@ def joined(events):
     return by_message(out)
 
 
+@settings(max_examples=50)  # a small space; each example is two handshakes
 @given(request=requests, choice=st.integers(0, 3),
        extra=st.lists(st.tuples(tokens, tokens), max_size=2))
 def test_server_handshake_matches_wsproto(backend, request, choice, extra):
@@ -377,6 +378,7 @@ def test_server_handshake_matches_wsproto(backend, request, choice, extra):
         ev.TextMessage("hello")]
 
 
+@settings(max_examples=50)
 @given(request=requests, choice=st.integers(0, 3))
 def test_client_handshake_matches_wsproto(backend, request, choice):
     ours = adapter.WSConnection(CLIENT, backend=backend.name)
