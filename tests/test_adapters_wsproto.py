@@ -417,8 +417,8 @@ def test_rejection_both_ways(backend):
         client = client_cls(CLIENT, **options)
         server.receive_data(client.send(ev.Request(host="h", target="/")))
         list(server.events())
-        data = server.send(reject) + server.send(ev.RejectData(b"go ", body_finished=False)) + server.send(
-            ev.RejectData(b"away", body_finished=True))
+        data = (server.send(reject) + server.send(ev.RejectData(b"go ", body_finished=False))
+                + server.send(ev.RejectData(b"away", body_finished=True)))
         assert server.state is ConnectionState.CLOSED
         client.receive_data(data)
         events = joined(client.events())
