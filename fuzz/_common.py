@@ -160,8 +160,14 @@ def frame_records(source: Input, masked: bool, build_frame: Any) -> bytes:
     return b"".join(out)
 
 
-def outcome(connection: Any, chunks: Sequence[bytes], commands: int = 0) -> Tuple:
+def outcome(connection: Any, chunks: Sequence[bytes], commands: int = 0,
+            stepwise: bool = False) -> Tuple:
     """Feed chunks to an open connection, then run a few commands.
+
+    ``stepwise`` feeds the reader one call at a time, as the asyncio layer
+    does (``core.feed``, then ``feed(b"")`` while the reader holds input it
+    stopped at after INFLATE_YIELD decompressed bytes), and records each
+    call's event count and held bytes; otherwise ``receive_data``.
 
     Returns everything observable: events, error (type, code, rule, reason),
     bytes sent, state and close status. Commands (bits of ``commands``) are
@@ -170,9 +176,21 @@ def outcome(connection: Any, chunks: Sequence[bytes], commands: int = 0) -> Tupl
     """
     events: List[Any] = []
     sent: List[bytes] = []
+    steps: List[Tuple[int, int]] = []
     for chunk in chunks:
-        connection.receive_data(chunk)
-        events += connection.events_received()
+        core = connection.core
+        reader = core.reader
+        if stepwise and reader is not None and not core.events:
+            got = core.feed(chunk)
+            steps.append((len(got), reader.pending))
+            while reader.pending and core.reader is reader:
+                more = core.feed(b"")
+                steps.append((len(more), reader.pending))
+                got += more
+            events += got
+        else:
+            connection.receive_data(chunk)
+            events += connection.events_received()
         sent += connection.data_to_send()
     refusals = []
     for bit, command in enumerate((
@@ -198,7 +216,7 @@ def outcome(connection: Any, chunks: Sequence[bytes], commands: int = 0) -> Tupl
         error = (type(error).__name__, error.close_code, error.rule, error.reason)
     return ([(type(e).__name__, e) for e in events], error, b"".join(sent), refusals,
             connection.state, connection.close_rcvd, connection.close_sent,
-            connection.close_expected())
+            connection.close_expected(), steps)
 
 
 def open_connection(role: str, backend: Optional[str] = None, extensions: Sequence[Any] = (),

@@ -10,8 +10,9 @@ compressed payloads reach the inflater.
 
 The same chunks go to a connection on each back-end; everything observable
 (``_common.outcome``: events, error type, close code, rule and reason, bytes
-sent, state, close status, refused commands) must be equal, else
-AssertionError with both outcomes.
+sent, state, close status, refused commands, and the events and held bytes
+of each reader call, fed one call at a time as the asyncio layer does) must
+be equal, else AssertionError with both outcomes.
 """
 
 import _common
@@ -40,13 +41,14 @@ def test_one_input(data: bytes) -> None:
     portable = bool(commands & 0x80)
     _cpu_c.force_portable(portable)  # the one CPU-dispatch switch of every kernel
     try:
-        results = [outcome(open_connection(role, kernels.name, **options), chunks, commands & 0x7F)
+        results = [outcome(open_connection(role, kernels.name, **options), chunks, commands & 0x7F,
+                           stepwise=True)
                    for kernels in BACKENDS]
     finally:
         _cpu_c.force_portable(False)
     if results[0] != results[1]:
         fields = ("events", "error", "sent", "refusals", "state", "close_rcvd", "close_sent",
-                  "close_expected")
+                  "close_expected", "steps")
         diff = [f"{name}:\n  cython {a!r}\n  python {b!r}"
                 for name, a, b in zip(fields, *results) if a != b]
         raise AssertionError(f"back-ends differ ({role}, {options}, portable={portable}, "

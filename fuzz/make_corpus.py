@@ -89,6 +89,10 @@ def records() -> dict:
         "deflate-final-block": record(TEXT, zlib.compressobj(6, zlib.DEFLATED, -15).compress(b"abc")
                                       + zlib.compressobj(6, zlib.DEFLATED, -15).flush(), rsv1=True),
         "deflate-bomb": record(BINARY, compress([bytes(200000)])[0], rsv1=True),
+        # Five 40 KiB messages: a reader call stops after INFLATE_YIELD (64
+        # KiB) decompressed bytes, mid-chunk, and holds the rest.
+        "deflate-yield": b"".join(record(BINARY, payload, rsv1=True) for payload in compress(
+            [bytes([i]) * 40960 for i in range(5)])) + record(PING, b"p") + record(TEXT, b"after"),
     }
 
 
@@ -179,7 +183,8 @@ def seeds() -> dict:
         diff[f"server-{name}"] = bytes([0x00, 0x00, 0x00]) + cuts(3) + server_frames[name]
         diff[f"client-{name}"] = bytes([0x01, 0x00, 0x00]) + cuts() + client_frames[name]
     diff["server-text-as-bytes-portable"] = bytes([0x02, 0x00, 0x80]) + cuts() + server_frames["fragmented"]
-    for name in ("deflate-context-takeover", "deflate-fragmented", "deflate-final-block"):
+    for name in ("deflate-context-takeover", "deflate-fragmented", "deflate-final-block",
+                 "deflate-yield"):
         diff[f"server-{name}"] = bytes([0x0C, 0x00, 0x00]) + cuts() + records()[name]
         diff[f"client-{name}-limit"] = bytes([0x4D, 0x03, 0x0F]) + cuts(9) + records()[name]
     return corpus

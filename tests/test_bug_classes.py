@@ -579,11 +579,6 @@ class TestParsingAfterReadingWasPaused:
 
         run(main())
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "one read is parsed to the end whatever the queue holds: 64 compressed 1 MiB "
-        "messages (64 KiB on the wire, one read) are all inflated and queued with "
-        "max_queue=1. Stopping mid-read needs the reader to hand back the unparsed rest "
-        "and the stream core (wsfast/_stream_py.py, _stream_c.pyx) to keep and resume it"))
     def test_a_read_of_compressed_messages_does_not_flood_the_queue(self, backend, role):
         max_size = MiB
 

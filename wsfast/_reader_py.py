@@ -13,6 +13,13 @@ already accepted is lost. After a close frame it stops reading too.
 Memory accounting: a message's bytes plus ``fragment_overhead`` for every
 fragment after the first must stay within ``max_message_size``, so a flood of
 tiny fragments is bounded by the same budget as the payload itself.
+
+Inflation is bounded per call too: once a call has decompressed
+``INFLATE_YIELD`` bytes, it stops at the next frame boundary, keeps the rest
+of the chunk (:attr:`pending`) and returns. A chunk of compressed messages
+could otherwise hand over a thousand times its size at once, before the
+caller can stop reading; the caller resumes with ``feed(b"")`` (the sans-I/O
+connection at once, the asyncio layer when its queue has room).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from ._framing_py import MAX_HEADER_SIZE, Header, check_limit, parse_header
 from ._mask_py import _masked
 from ._record import fast_constructor
 from ._utf8_py import surrogate_prefix
-from .defaults import DEFAULT_FRAGMENT_OVERHEAD
+from .defaults import DEFAULT_FRAGMENT_OVERHEAD, INFLATE_YIELD
 from .errors import ProtocolError, protocol_error
 from .events import BinaryMessage, CloseReceived, MessageFragment, Ping, Pong, TextMessage
 from .frames import parse_close
@@ -99,21 +106,40 @@ class MessageReader:
         self._msg_size = 0  # bytes of the message so far (decompressed)
         self._fragments = 0
         self._utf8: Any = None
+        # Input not parsed yet because a call stopped after INFLATE_YIELD.
+        self._pending = b""
+        self._inflated = 0  # bytes decompressed by the current call
 
     @property
     def stopped(self) -> bool:
         """``True`` after a close frame or an error: further input is ignored."""
         return self._stopped
 
+    @property
+    def pending(self) -> int:
+        """Bytes received but not parsed yet: the last call stopped after
+        decompressing ``INFLATE_YIELD`` bytes; ``feed(b"")`` goes on."""
+        return len(self._pending)
+
     def feed(self, data: object) -> List[Any]:
-        """Process the next chunk of the stream; return the events it completed."""
+        """Process the next chunk of the stream; return the events it completed.
+
+        Input left from a call that stopped (:attr:`pending`) comes first."""
         view = as_bytes(data)
         events: List[Any] = []
         self.control_events = []
         if self._stopped:
             return events
+        if self._pending:
+            # Whatever was received after it (data is normally empty here).
+            view = self._pending + bytes(view)
+            self._pending = b""
+        self._inflated = 0
         try:
-            self._process(view, events)
+            stop = self._process(view, events)
+            if stop < len(view):
+                # Copied at most once per INFLATE_YIELD bytes of output.
+                self._pending = bytes(view[stop:])
         except ProtocolError as exc:
             self.error = exc
             self._stopped = True
@@ -124,7 +150,9 @@ class MessageReader:
 
     # -- framing ---------------------------------------------------------
 
-    def _process(self, data: Any, events: List[Any]) -> None:
+    def _process(self, data: Any, events: List[Any]) -> int:
+        """Parse data; return where it stopped (``len(data)`` unless the
+        call decompressed INFLATE_YIELD bytes before the end)."""
         pos = 0
         end = len(data)
         while not self._stopped:
@@ -138,7 +166,7 @@ class MessageReader:
                     self._header_buf += data[pos:pos + take]
                     frame = self._parse_header(self._header_buf, 0, len(self._header_buf))
                     if frame is None:
-                        return
+                        return end
                     pos += frame.size - had
                     self._header_buf.clear()
                 else:
@@ -147,12 +175,12 @@ class MessageReader:
                         if stop:
                             pos = stop
                             if pos == end:
-                                return
+                                return end
                             continue
                     frame = self._parse_header(data, pos, end)
                     if frame is None:
                         self._header_buf += data[pos:end]
-                        return
+                        return end
                     pos += frame.size
                 self._start_frame(frame)
             # Payload: take what is there, up to the end of the frame.
@@ -161,10 +189,13 @@ class MessageReader:
                 self._payload(frame, data[pos:pos + take])
                 pos += take
             if self._received < frame.length:
-                return
+                return end
             self._end_frame(frame, events)
             if pos == end:
-                return
+                return end
+            if self._inflated >= INFLATE_YIELD:
+                return pos
+        return end
 
     def _whole_message(self, data: Any, pos: int, end: int, events: List[Any]) -> int:
         """Fast path: a complete, unfragmented, uncompressed text or binary
@@ -290,6 +321,7 @@ class MessageReader:
         output = self._inflater.decompress(compressed, fin, budget)
         if len(output) > budget:
             raise protocol_error("decompressed-too-big", limit=self._max_message)
+        self._inflated += len(output)
         self._append(output)
 
     def _end_message(self, events: List[Any]) -> None:

@@ -108,7 +108,9 @@ class StreamCore(asyncio.BufferedProtocol):
         "transport",
         "writelines",  # writes a list of frames to the transport, with flow control
         "writable",  # the transport accepts writes
-        "reading_paused",
+        "reading_paused",  # paused by the queue (max_queue)
+        "input_held",  # paused while the reader holds unparsed input (hold_input)
+        "input_scheduled",  # continue_input is scheduled
         "writing_paused",
         "wrote",  # a frame was written since the last read / flush
         "pending_bytes",  # payload bytes collected since the last write
@@ -137,6 +139,8 @@ class StreamCore(asyncio.BufferedProtocol):
         self.writelines: Any = None
         self.writable = False
         self.reading_paused = False
+        self.input_held = False
+        self.input_scheduled = False
         self.writing_paused = False
         self.wrote = False
         self.pending_bytes = 0
@@ -170,16 +174,21 @@ class StreamCore(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         self.wrote = False
         core = self.core
-        if core.reader is not None and not core.events:
+        reader = core.reader
+        if reader is not None:
             # the connection's receive(), without its frames (the core's fast path)
             view = self.view
             if not 0 <= nbytes <= len(view):  # what the compiled twin reads in place
                 raise ValueError(f"buffer_updated({nbytes}) beyond a {len(view)}-byte buffer")
             events = core.feed(view[:nbytes])
+            if core.events:  # left by the handshake: they come first
+                events = self.connection.events_received() + events
+            if reader.pending:
+                self.hold_input()
         elif core.state is _CONNECTING:  # the handshake parser keeps what it is given
             self.owner._handle_events(self.connection.receive(bytes(self.view[:nbytes])))
             return
-        else:  # events left by the handshake, or reading has stopped
+        else:  # reading has stopped
             events = self.connection.receive(self.view[:nbytes])
         if core.control_received:
             core.control_received = False
@@ -214,11 +223,48 @@ class StreamCore(asyncio.BufferedProtocol):
         if (self.max_queue is not None and len(self.messages) > self.max_queue
                 and not self.reading_paused and self.writable):
             self.reading_paused = True
-            self.transport.pause_reading()
+            if not self.input_held:
+                self.transport.pause_reading()
 
     def resume_reading(self) -> None:
+        """The queue has room again: parse what the reader holds first, then
+        read from the transport."""
         self.reading_paused = False
-        if self.transport is not None and not self.lost.done():
+        if self.input_held:
+            self.schedule_input()
+        elif self.transport is not None and not self.lost.done():
+            self.transport.resume_reading()
+
+    def hold_input(self) -> None:
+        """The reader stopped mid-chunk after decompressing INFLATE_YIELD
+        bytes (wsfast.defaults) and keeps the rest: read nothing more from
+        the transport, and parse the rest on a later turn of the loop (other
+        connections get theirs in between) while the queue has room."""
+        if not self.input_held:
+            self.input_held = True
+            if not self.reading_paused and self.writable:
+                self.transport.pause_reading()
+        if not self.reading_paused:
+            self.schedule_input()
+
+    def schedule_input(self) -> None:
+        if not self.input_scheduled:
+            self.input_scheduled = True
+            self.loop.call_soon(self.continue_input)
+
+    def continue_input(self) -> None:
+        """Parse on where the reader stopped (see hold_input)."""
+        self.input_scheduled = False
+        if self.reading_paused or self.lost.done():
+            return  # resume_reading() calls again when the queue has room
+        reader = self.core.reader
+        if reader is not None and reader.pending:
+            self.buffer_updated(0)  # calls hold_input again if it stops again
+            reader = self.core.reader
+            if reader is not None and reader.pending:
+                return
+        self.input_held = False
+        if not self.reading_paused and self.transport is not None and not self.lost.done():
             self.transport.resume_reading()
 
     def deliver(self, events: list, on_message: Callable[[Data], Any]) -> None:

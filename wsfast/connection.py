@@ -225,8 +225,14 @@ class Connection:
         """The events data completes after the handshake; handshake events
         (and frames that came with the 101) go to the core's events."""
         core = self._core
-        if core.reader is not None:
-            return core.feed(data)
+        reader = core.reader
+        if reader is not None:
+            events = core.feed(data)
+            # A call stops after INFLATE_YIELD decompressed bytes; here the
+            # caller asked for everything its data completes, so go on.
+            while reader.pending and core.reader is reader:
+                events += core.feed(b"")
+            return events
         if core.state is State.CONNECTING:
             self._receive_handshake(data)
         return []

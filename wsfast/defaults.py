@@ -15,6 +15,7 @@ from __future__ import annotations
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DEFAULT_FRAGMENT_OVERHEAD",
+    "INFLATE_YIELD",
     "MAX_REQUEST_LINE",
     "MAX_HEADERS",
     "MAX_HEADER_SIZE",
@@ -41,6 +42,14 @@ DEFAULT_MAX_MESSAGE_SIZE = 2**20
 #: so that a message cut into tiny (or empty) fragments costs what it occupies:
 #: a flood of fragments is bounded by the same budget as the payload.
 DEFAULT_FRAGMENT_OVERHEAD = 16
+
+#: Decompressed bytes after which the reader stops a chunk at the next frame
+#: boundary and keeps the rest for its next call: 64 KiB of compressed
+#: messages on the wire can inflate to 64 MiB, and the caller (the asyncio
+#: layer) must get the chance to stop reading when its queue is full, as it
+#: does after an uncompressed chunk. One call hands over at most the chunk's
+#: uncompressed bytes, plus this, plus one message.
+INFLATE_YIELD = 64 * 1024
 
 # -- the HTTP/1.1 upgrade (RFC 9112); beyond them: 414 / 431 / 431 / 431 -------
 

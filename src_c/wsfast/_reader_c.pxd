@@ -40,10 +40,15 @@ cdef class MessageReader:
     cdef uint64_t fragments
     cdef wsf_utf8_state utf8
     cdef object direct  # final bytes of a single-frame message being filled, or None
+    # Input a call left unparsed after decompressing INFLATE_YIELD bytes:
+    # held.data[held_pos:held.len]; ``inflated`` counts the current call's.
+    cdef Buf held
+    cdef Py_ssize_t held_pos
+    cdef uint64_t inflated
 
     cdef list _feed(self, const unsigned char *p, Py_ssize_t n)
     cdef int _header(self, const unsigned char *p, Py_ssize_t n) except -1
-    cdef int _process(self, const unsigned char *p, Py_ssize_t n, list events) except -1
+    cdef Py_ssize_t _process(self, const unsigned char *p, Py_ssize_t n, list events) except -1
     cdef int _check_frame(self) except -1
     cdef int _prepare_payload(self) except -1
     cdef uint64_t _charge(self, uint64_t size)

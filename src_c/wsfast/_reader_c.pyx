@@ -14,7 +14,9 @@ Where the time goes, and how it is kept small:
   buffer (or into the final ``bytes`` object when a binary message is a
   single frame), and text is validated as it arrives (fail-fast).
 * Nothing of the input chunk is kept except an incomplete header (<= 14
-  bytes in a fixed array).
+  bytes in a fixed array), and the unparsed rest of a chunk after a call
+  that decompressed INFLATE_YIELD bytes (``held``, copied once; see the
+  twin's docstring for why).
 
 Invariants:
 
@@ -23,8 +25,9 @@ Invariants:
   ``finally`` (contract in _buffer.pxd); the export also keeps a bytearray
   from being resized while the chunk is processed, even by the Python code
   that processing may run (the inflater, finalizers). ``msg`` and ``zbuf``
-  are malloc'd by this object and freed in __dealloc__ (and after a large
-  message, so that an idle connection does not keep a megabyte buffer);
+  and ``held`` are malloc'd by this object and freed in __dealloc__ (and
+  after a large message, so that an idle connection does not keep a megabyte
+  buffer; ``held`` once it is consumed);
   pointers into them are taken again after every buf_reserve. ``direct`` is
   a bytes object written in place while the reader holds its only reference,
   until the message is complete. Events only ever hold new ``bytes``/``str``
@@ -61,7 +64,7 @@ from wsfast._records cimport (wsf_record_new1, wsf_record_new2, wsf_record_new3,
                               wsf_record_type, wsf_record_type_init)
 from wsfast._utf8_c cimport wsf_is_ascii, wsf_utf8_check, wsf_utf8_feed, wsf_utf8_state, wsf_utf8_state_reset
 
-from wsfast.defaults import DEFAULT_FRAGMENT_OVERHEAD
+from wsfast.defaults import DEFAULT_FRAGMENT_OVERHEAD, INFLATE_YIELD
 from wsfast.errors import ProtocolError, protocol_error
 from wsfast.events import BinaryMessage, CloseReceived, MessageFragment, Ping, Pong, TextMessage
 from wsfast.frames import parse_close
@@ -88,6 +91,8 @@ cdef enum:
     # message limit, 2**50 bytes). A larger payload grows the buffer as it
     # arrives, so memory follows what was received, not what was announced.
     RESERVE_LIMIT = 1 << 20
+
+cdef uint64_t _INFLATE_YIELD = INFLATE_YIELD
 
 
 cdef int buf_reserve(Buf *b, Py_ssize_t extra) except -1:
@@ -147,10 +152,14 @@ cdef class MessageReader:
         self.msg.len = self.msg.cap = 0
         self.zbuf.data = NULL
         self.zbuf.len = self.zbuf.cap = 0
+        self.held.data = NULL
+        self.held.len = self.held.cap = 0
+        self.held_pos = 0
 
     def __dealloc__(self):
         free(self.msg.data)
         free(self.zbuf.data)
+        free(self.held.data)
 
     def __init__(self, *, mask_required, max_frame_size, max_message_size, max_fragments=None,
                  fragment_overhead=DEFAULT_FRAGMENT_OVERHEAD, text_as_bytes=False,
@@ -179,6 +188,11 @@ cdef class MessageReader:
         """``True`` after a close frame or an error: further input is ignored."""
         return self._stopped
 
+    @property
+    def pending(self) -> int:
+        """Bytes received but not parsed yet (see the twin)."""
+        return self.held.len - self.held_pos
+
     def feed(self, data) -> list:
         """Process the next chunk of the stream; return the events it completed."""
         cdef Py_buffer view
@@ -190,16 +204,44 @@ cdef class MessageReader:
 
     cdef list _feed(self, const unsigned char *p, Py_ssize_t n):
         cdef list events = []
+        cdef Py_ssize_t stop
+        cdef bint from_pending = self.held.len != 0
         if self.control_events:
             self.control_events = []
         if self._stopped:
             return events
+        if from_pending:
+            # The rest of an earlier chunk comes first, then whatever was
+            # received after it (normally nothing). Nothing appends to
+            # ``held`` while _process reads it (no re-entrant feed).
+            if n:
+                buf_reserve(&self.held, n)
+                memcpy(self.held.data + self.held.len, p, <size_t>n)
+                self.held.len += n
+            p = self.held.data + self.held_pos
+            n = self.held.len - self.held_pos
+        self.inflated = 0
         try:
-            self._process(p, n, events)
+            stop = self._process(p, n, events)
+            # 0 <= stop <= n: positions _process reached inside p[0:n].
+            if from_pending:
+                if stop == n:
+                    buf_release_if_large(&self.held)
+                    self.held_pos = 0
+                else:
+                    self.held_pos += stop
+            elif stop < n:
+                # Copied once per INFLATE_YIELD bytes of output at most.
+                buf_reserve(&self.held, n - stop)
+                memcpy(self.held.data, p + stop, <size_t>(n - stop))
+                self.held.len = n - stop
+                self.held_pos = 0
         except ProtocolError as exc:
             self.error = exc
             self._stopped = True
             self._discard_message()
+            buf_release_if_large(&self.held)
+            self.held_pos = 0
         if self.streaming and not self._stopped and self.msg_opcode:
             self._flush_fragment(events, False)
         return events
@@ -213,7 +255,9 @@ cdef class MessageReader:
             raise header_error(r, &self.frame, self.max_frame)
         return r
 
-    cdef int _process(self, const unsigned char *p, Py_ssize_t n, list events) except -1:
+    cdef Py_ssize_t _process(self, const unsigned char *p, Py_ssize_t n, list events) except -1:
+        """Parse p[0:n]; return where it stopped (n unless the call
+        decompressed INFLATE_YIELD bytes before the end)."""
         cdef Py_ssize_t pos = 0, had, take
         cdef uint64_t left
         while not self._stopped:
@@ -226,7 +270,7 @@ cdef class MessageReader:
                     memcpy(self.hbuf + had, p + pos, <size_t>take)
                     self.hlen += take
                     if self._header(self.hbuf, self.hlen) == WSF_HDR_MORE:
-                        return 0  # take == n - pos: all buffered
+                        return n  # take == n - pos: all buffered
                     pos += <Py_ssize_t>self.frame.size - had
                     self.hlen = 0
                 else:
@@ -234,7 +278,7 @@ cdef class MessageReader:
                         # n - pos < WSF_MAX_HEADER, or the header would be complete.
                         memcpy(self.hbuf, p + pos, <size_t>(n - pos))
                         self.hlen = n - pos
-                        return 0
+                        return n
                     pos += <Py_ssize_t>self.frame.size
                     # Fast path: a whole uncompressed message inside the chunk.
                     # frame.length <= max_frame <= 2**62 and n - pos >= 0.
@@ -256,11 +300,13 @@ cdef class MessageReader:
                 self._payload(p + pos, take)
                 pos += take
             if self.received < self.frame.length:
-                return 0
+                return n
             self._end_frame(events)
             if pos == n:
-                return 0
-        return 0
+                return n
+            if self.inflated >= _INFLATE_YIELD:
+                return pos
+        return n
 
     cdef int _check_frame(self) except -1:
         """Start the frame just parsed: message state and the limits that the
@@ -400,6 +446,7 @@ cdef class MessageReader:
         n = PyBytes_GET_SIZE(output)
         if <uint64_t>n > budget:
             raise protocol_error("decompressed-too-big", limit=self.max_message)
+        self.inflated += <uint64_t>n
         buf_reserve(&self.msg, n)
         if n:
             memcpy(self.msg.data + self.msg.len, PyBytes_AS_STRING(output), <size_t>n)

@@ -23,6 +23,8 @@ cdef class StreamCore:
     cdef public object writelines
     cdef public bint writable
     cdef public bint reading_paused
+    cdef public bint input_held
+    cdef public bint input_scheduled
     cdef public bint writing_paused
     cdef public bint wrote
     cdef public Py_ssize_t pending_bytes
@@ -36,6 +38,8 @@ cdef class StreamCore:
     cpdef wake_receiver(self)
     cpdef limit_queue(self)
     cpdef resume_reading(self)
+    cpdef hold_input(self)
+    cpdef schedule_input(self)
     cpdef deliver(self, list events, on_message)
     cdef object message_waiter(self)
     cdef send_message(self, message)

@@ -34,6 +34,7 @@ cimport cython
 from cpython.ref cimport PyObject, Py_INCREF
 
 from wsfast._core_c cimport ConnectionCore
+from wsfast._reader_c cimport MessageReader
 from wsfast._records cimport wsf_record_get, wsf_record_type, wsf_record_type_init
 from wsfast._waiter_c cimport MessageWaiter, new_waiter
 
@@ -139,9 +140,10 @@ cdef class StreamCore:
 
     def buffer_updated(self, Py_ssize_t nbytes):
         cdef ConnectionCore core = self.core
+        cdef MessageReader reader = core.reader
         cdef list events
         self.wrote = False
-        if core.reader is not None and not core.events:
+        if reader is not None:
             # the connection's receive(), without its frames (the core's fast path)
             view = self.view
             if not 0 <= nbytes <= len(view):  # what is read in place below
@@ -150,10 +152,14 @@ cdef class StreamCore:
             # that the transport filled: no slice object, no method lookup.
             events = core.feed_buffer(<const unsigned char *>PyMemoryView_GET_BUFFER(view).buf,
                                       nbytes)
+            if core.events:  # left by the handshake: they come first
+                events = self.connection.events_received() + events
+            if reader.held.len:
+                StreamCore.hold_input(self)
         elif core.state is _CONNECTING:  # the handshake parser keeps what it is given
             self.owner._handle_events(self.connection.receive(bytes(self.view[:nbytes])))
             return
-        else:  # events left by the handshake, or reading has stopped
+        else:  # reading has stopped
             events = self.connection.receive(self.view[:nbytes])
         if core.control_received:
             core.control_received = False
@@ -186,11 +192,46 @@ cdef class StreamCore:
         if (self.max_queue is not None and len(self._messages) > self.max_queue
                 and not self.reading_paused and self.writable):
             self.reading_paused = True
-            self.transport.pause_reading()
+            if not self.input_held:
+                self.transport.pause_reading()
 
     cpdef resume_reading(self):
+        """The queue has room again: parse what the reader holds first, then
+        read from the transport."""
         self.reading_paused = False
-        if self.transport is not None and not self.lost.done():
+        if self.input_held:
+            StreamCore.schedule_input(self)
+        elif self.transport is not None and not self.lost.done():
+            self.transport.resume_reading()
+
+    cpdef hold_input(self):
+        """The reader stopped mid-chunk and keeps the rest (see the twin)."""
+        if not self.input_held:
+            self.input_held = True
+            if not self.reading_paused and self.writable:
+                self.transport.pause_reading()
+        if not self.reading_paused:
+            StreamCore.schedule_input(self)
+
+    cpdef schedule_input(self):
+        if not self.input_scheduled:
+            self.input_scheduled = True
+            self.loop.call_soon(self.continue_input)
+
+    def continue_input(self):
+        """Parse on where the reader stopped (see hold_input)."""
+        cdef MessageReader reader
+        self.input_scheduled = False
+        if self.reading_paused or self.lost.done():
+            return  # resume_reading() calls again when the queue has room
+        reader = self.core.reader
+        if reader is not None and reader.held.len:
+            self.buffer_updated(0)  # calls hold_input again if it stops again
+            reader = self.core.reader
+            if reader is not None and reader.held.len:
+                return
+        self.input_held = False
+        if not self.reading_paused and self.transport is not None and not self.lost.done():
             self.transport.resume_reading()
 
     cpdef deliver(self, list events, on_message):
