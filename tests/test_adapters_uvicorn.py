@@ -418,6 +418,42 @@ def test_slow_reader_app_pauses_reading_at_ws_max_queue(backend):
     run(main())
 
 
+def test_a_read_of_compressed_messages_does_not_flood_the_queue(backend):
+    """64 messages of 1 MiB that compress to a few KiB arrive in one or two
+    reads: the kernel stops after 64 KiB of output, and the rest is parsed
+    only as the application drains the queue (ws_max_queue=1)."""
+    state = types.SimpleNamespace(gate=None, got=0)
+    message = b"\x00" * MiB
+
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept"})
+        await state.gate.wait()
+        while state.got < 64:
+            received = await receive()
+            assert received["bytes"] == message
+            state.got += 1
+        await send({"type": "websocket.send", "text": "done"})
+        await receive()
+
+    async def main():
+        state.gate = asyncio.Event()
+        async with running(app, protocol_for(backend), ws_max_queue=1,
+                           ws_max_size=2 * MiB) as (server, port):
+            async with connect(f"ws://127.0.0.1:{port}/", compression="deflate") as ws:
+                for _ in range(64):
+                    await ws.send(message)
+                await asyncio.sleep(0.3)
+                (protocol,) = server.server_state.connections
+                assert protocol.held_input  # the reader holds the rest back
+                assert len(protocol.queue) <= 2  # not 64 MiB
+                state.gate.set()
+                assert await ws.recv() == "done"
+        assert state.got == 64
+
+    run(main())
+
+
 def test_slow_client_applies_backpressure_to_app_send(backend):
     """A client that does not read: the application's send() waits once
     the transport's buffer is full instead of buffering without limit."""

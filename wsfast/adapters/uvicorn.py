@@ -23,7 +23,9 @@ whole contract, and this module implements it on
   does, then waits for the client's close frame before closing TCP;
 * flow control both ways: the application's ``send`` waits while the
   transport is above its high-water mark, and reading pauses while the
-  receive queue is full.
+  receive queue is full -- also in the middle of a read of compressed
+  messages: the kernel stops after 64 KiB of decompressed output and the
+  rest is parsed only as the application drains the queue.
 
 Where it differs from uvicorn's own protocols, on purpose: an application
 that returns without closing gets a 1000 close frame (1011 if it raised),
@@ -196,7 +198,9 @@ class WSFastProtocol(asyncio.Protocol):
         self._disconnect: Optional[Dict[str, Any]] = None
         self.max_queue = max(1, int(config.ws_max_queue))
         self._resume_at = self.max_queue // 4
-        self.read_paused = False
+        self.read_paused = False  # paused because the queue is full
+        self.held_input = False  # paused because the reader holds input back
+        self._parse_handle: Optional[asyncio.Handle] = None
 
         # Write flow control and batching.
         self._writable: Optional[asyncio.Future] = None  # set while paused
@@ -226,9 +230,11 @@ class WSFastProtocol(asyncio.Protocol):
         if self.close_timer is not None:
             self.close_timer.cancel()
             self.close_timer = None
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
+        for name in ("_flush_handle", "_parse_handle"):
+            handle = getattr(self, name)
+            if handle is not None:
+                handle.cancel()
+                setattr(self, name, None)
         self.connections.discard(self)
         self.conn.receive_eof()
         self._disconnected(1006, "")
@@ -254,16 +260,51 @@ class WSFastProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         conn = self.conn
-        events = conn.receive(data)
+        core = conn.core
+        reader = core.reader
+        if reader is None or core.events:
+            # The handshake, or events it left: the connection sorts them out.
+            events = conn.receive(data)
+        else:
+            # The hot path, one kernel call; it may stop after INFLATE_YIELD
+            # decompressed bytes and hold the rest of data (reader.pending).
+            events = core.feed(data)
         if self.request is None and conn.handshake_error is not None:
             self._refuse_invalid()
             return
+        self._after_feed(events, reader)
+
+    def _after_feed(self, events: List[Any], reader: Any) -> None:
+        conn = self.conn
         if events:
             self._handle_events(events)
         if conn.error is not None and not self.disconnected:
             self._protocol_error()
             return
         self._write_pending()
+        if reader is not None and reader.pending and conn.core.reader is reader:
+            # A read of compressed messages inflates to many times its size:
+            # parse the rest only while the application keeps up, as reading
+            # itself is paused at ws_max_queue.
+            if not self.held_input:
+                self.held_input = True
+                if not self.transport.is_closing():
+                    self.transport.pause_reading()
+            if len(self.queue) < self.max_queue and self._parse_handle is None:
+                self._parse_handle = self.loop.call_soon(self._parse_held)
+        elif self.held_input:
+            self.held_input = False
+            if not self.read_paused and not self.disconnected:
+                self.transport.resume_reading()
+
+    def _parse_held(self) -> None:
+        """Go on with input the reader held back (see :meth:`data_received`)."""
+        self._parse_handle = None
+        core = self.conn.core
+        reader = core.reader
+        if self.disconnected or reader is None:
+            return
+        self._after_feed(core.feed(b""), reader)
 
     # -- uvicorn's server calls this on shutdown -------------------------------------
 
@@ -310,7 +351,8 @@ class WSFastProtocol(asyncio.Protocol):
                     waiter.set_result(None)
             if len(queue) >= self.max_queue and not self.read_paused:
                 self.read_paused = True
-                self.transport.pause_reading()
+                if not self.held_input:
+                    self.transport.pause_reading()
 
     def _handle_connect(self, request: Request) -> None:
         self.request = request
@@ -423,7 +465,10 @@ class WSFastProtocol(asyncio.Protocol):
         message = queue.popleft()
         if self.read_paused and len(queue) <= self._resume_at and not self.disconnected:
             self.read_paused = False
-            self.transport.resume_reading()
+            if not self.held_input:
+                self.transport.resume_reading()
+        if self.held_input and self._parse_handle is None and len(queue) < self.max_queue:
+            self._parse_handle = self.loop.call_soon(self._parse_held)
         return message
 
     async def send(self, message: Dict[str, Any]) -> None:
@@ -586,7 +631,11 @@ class WSFastProtocol(asyncio.Protocol):
         self._write_pending()
         if self.read_paused:
             self.read_paused = False
-            self.transport.resume_reading()
+            if not self.held_input:
+                self.transport.resume_reading()
+        if self.held_input and self._parse_handle is None:
+            # Read on to the client's close frame; messages are dropped now.
+            self._parse_handle = self.loop.call_soon(self._parse_held)
         if self.conn.close_expected():  # the client's close came first
             self._close_transport()
         elif self.close_timer is None:
