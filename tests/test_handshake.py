@@ -227,8 +227,9 @@ class TestHeadersRfc7230Section3_2:
         with pytest.raises(TypeError):
             Headers().add("Host", 1)
 
-    def test_serialize_writes_crlf_lines(self):
-        assert Headers([("Host", "h"), ("X", "a\tb")]).serialize() == b"Host: h\r\nX: a\tb\r\n"
+    def test_serialize_writes_crlf_lines_and_the_empty_line(self):
+        # websockets' shape: the whole header block, ending with an empty line.
+        assert Headers([("Host", "h"), ("X", "a\tb")]).serialize() == b"Host: h\r\nX: a\tb\r\n\r\n"
 
     @pytest.mark.parametrize("value", ["a\r\nX: y", "a\nb", "a\rb", "a\x00b", "a\x7fb"])
     def test_serialize_refuses_control_characters_in_values(self, value):
@@ -1201,6 +1202,12 @@ class TestParseUriRfc6455Section3:
         assert isinstance(parsed, WebSocketURI)
         assert parsed.resource == expected[3]
 
+    def test_credentials_are_kept_apart_from_the_address(self):
+        parsed = parse_uri("ws://al%40ice:pa%3Ass:word@example.com:8080/chat")
+        assert parsed == (False, "example.com", 8080, "/chat")
+        assert parsed.user_info == ("al@ice", "pa:ss:word")
+        assert parse_uri("ws://example.com/").user_info is None
+
     @pytest.mark.parametrize(
         "uri",
         [
@@ -1211,7 +1218,8 @@ class TestParseUriRfc6455Section3:
             "ws:///chat",
             "ws://example.com/#frag",
             "ws://example.com#",
-            "ws://user:pass@example.com/",
+            "ws://user@example.com/",
+            "ws://user:p%ffss@example.com/",
             "ws://example.com:0/",
             "ws://example.com:65536/",
             "ws://example.com:http/",

@@ -8,23 +8,62 @@ identical behaviour; :data:`IMPLEMENTATION` tells which one this process runs
 from __future__ import annotations
 
 from . import _backend
-from .errors import (
+from .version import version as __version__
+from .errors import InvalidUtf8, WebSocketError
+from .exceptions import (
+    ConcurrencyError,
     ConnectionClosed,
     ConnectionClosedError,
     ConnectionClosedOK,
+    DuplicateParameter,
+    HeaderLineTooLong,
     InvalidHandshake,
+    InvalidHeader,
+    InvalidHeaderFormat,
+    InvalidHeaderValue,
+    InvalidMessage,
+    InvalidMethod,
+    InvalidOrigin,
+    InvalidParameterName,
+    InvalidParameterValue,
+    InvalidProtocol,
+    InvalidProxy,
+    InvalidProxyMessage,
+    InvalidProxyStatus,
     InvalidState,
-    InvalidUtf8,
+    InvalidStatus,
+    InvalidUpgrade,
+    InvalidURI,
+    NegotiationError,
     PayloadTooBig,
     ProtocolError,
-    WebSocketError,
+    ProxyError,
+    RequestLineTooLong,
+    SecurityError,
+    StatusLineTooLong,
+    TooManyFragments,
+    TooManyHeaders,
+    WebSocketException,
 )
-from .frames import CloseCode, Frame, Opcode
-from .connection import ClientConnection, ServerConnection, State
-from .asyncio import connect, serve
+from .datastructures import Headers, HeadersLike, MultipleValuesError
+from .frames import Close, CloseCode, Frame, Opcode
+from .http11 import Request, Response
+from .typing import (
+    Data,
+    ExtensionName,
+    ExtensionParameter,
+    LoggerLike,
+    Origin,
+    StatusLike,
+    Subprotocol,
+)
+# As in websockets: ServerConnection / ClientConnection are the asyncio
+# connections; the sans-I/O ones are ServerProtocol / ClientProtocol
+# (wsfast.protocol; wsfast.connection keeps their old names).
+from .protocol import ClientProtocol, Protocol, ServerProtocol, Side, State
+from .asyncio.client import ClientConnection, connect, unix_connect
+from .asyncio.server import Server, ServerConnection, basic_auth, broadcast, serve, unix_serve
 from . import exceptions
-
-__version__ = "0.1.0"
 
 #: ``"cython"`` or ``"python"``: which kernels this process runs.
 IMPLEMENTATION: str = _backend.IMPLEMENTATION
@@ -47,17 +86,71 @@ __all__ = [
     "Frame",
     "FrameParser",
     "build_frame",
-    "WebSocketError",
-    "ProtocolError",
-    "InvalidUtf8",
-    "PayloadTooBig",
-    "InvalidHandshake",
-    "InvalidState",
+    # websockets.exceptions
+    "WebSocketException",
     "ConnectionClosed",
     "ConnectionClosedOK",
     "ConnectionClosedError",
+    "InvalidURI",
+    "InvalidProxy",
+    "InvalidHandshake",
+    "SecurityError",
+    "RequestLineTooLong",
+    "StatusLineTooLong",
+    "HeaderLineTooLong",
+    "TooManyHeaders",
+    "TooManyFragments",
+    "ProxyError",
+    "InvalidProxyMessage",
+    "InvalidProxyStatus",
+    "InvalidMessage",
+    "InvalidMethod",
+    "InvalidProtocol",
+    "InvalidStatus",
+    "InvalidHeader",
+    "InvalidHeaderFormat",
+    "InvalidHeaderValue",
+    "InvalidOrigin",
+    "InvalidUpgrade",
+    "NegotiationError",
+    "DuplicateParameter",
+    "InvalidParameterName",
+    "InvalidParameterValue",
+    "ProtocolError",
+    "PayloadTooBig",
+    "InvalidState",
+    "ConcurrencyError",
+    # wsfast's own exception names
+    "WebSocketError",
+    "InvalidUtf8",
+    # websockets.datastructures, websockets.http11
+    "Headers",
+    "HeadersLike",
+    "MultipleValuesError",
+    "Request",
+    "Response",
+    # websockets.frames
+    "Close",
+    # websockets.protocol
+    "Protocol",
+    "ServerProtocol",
+    "ClientProtocol",
+    "Side",
+    # websockets.typing
+    "Data",
+    "ExtensionName",
+    "ExtensionParameter",
+    "LoggerLike",
+    "Origin",
+    "StatusLike",
+    "Subprotocol",
     "ServerConnection",
     "ClientConnection",
+    "Server",
+    "unix_serve",
+    "unix_connect",
+    "broadcast",
+    "basic_auth",
     "State",
     "serve",
     "connect",

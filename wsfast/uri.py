@@ -7,7 +7,7 @@ the Host field back from those parts (RFC 7230 §5.4).
 This module is separate because a URI is read before any byte is sent and
 has nothing to do with HTTP messages or the handshake rules; it follows RFC
 3986 (authority, IP literals, percent-encoding) and imports nothing from
-wsfast.
+wsfast but its exception, :class:`~wsfast.exceptions.InvalidURI`.
 """
 
 from __future__ import annotations
@@ -15,27 +15,64 @@ from __future__ import annotations
 import ipaddress
 import re
 import urllib.parse
-from typing import NamedTuple, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 __all__ = ["WebSocketURI", "parse_uri", "host_header"]
 
 
-class WebSocketURI(NamedTuple):
-    """A parsed ``ws://`` or ``wss://`` URI (a tuple, so it unpacks)."""
-
+class _URIParts(NamedTuple):
     secure: bool
     host: str
     port: int
     resource: str
 
 
+class WebSocketURI(_URIParts):
+    """A parsed ``ws://`` or ``wss://`` URI.
+
+    A 4-tuple ``(secure, host, port, resource)``, so it unpacks as it always
+    did; credentials from ``ws://user:password@host/`` ride along as
+    attributes rather than tuple items for the same reason (they are not part
+    of where to connect, only of what the request says).
+
+    Attributes:
+        username, password: percent-decoded user information, or ``None``.
+    """
+
+    username: Optional[str]
+    password: Optional[str]
+
+    def __new__(
+        cls,
+        secure: bool,
+        host: str,
+        port: int,
+        resource: str,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+    ) -> "WebSocketURI":
+        self = super().__new__(cls, secure, host, port, resource)
+        self.username = username
+        self.password = password
+        return self
+
+    @property
+    def user_info(self) -> Optional[Tuple[str, str]]:
+        """``(username, password)`` if the URI carried credentials."""
+        if self.username is None or self.password is None:
+            return None
+        return (self.username, self.password)
+
+
 _REG_NAME = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=%]+")
+# RFC 3986 §3.2.1: userinfo = *( unreserved / pct-encoded / sub-delims / ":" ).
+_USER_INFO = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:]|%[0-9A-Fa-f]{2})*")
 _URI_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
 # RFC 3986 §3.3 / §3.4: characters left as they are in the resource name.
 _RESOURCE_SAFE = "!$&'()*+,;=:@/?-._~%"
 
 
-def parse_uri(uri: str) -> WebSocketURI:
+def _parse_uri(uri: str) -> WebSocketURI:
     """Parse and validate a WebSocket URI (RFC 6455 §3).
 
     Args:
@@ -46,13 +83,14 @@ def parse_uri(uri: str) -> WebSocketURI:
         ``(secure, host, port, resource)``: ``host`` without brackets and
         IDNA-encoded if needed, ``port`` defaulting to 80 / 443,
         ``resource`` the path and query (``/`` if empty), with characters
-        outside visible ASCII percent-encoded as UTF-8.
+        outside visible ASCII percent-encoded as UTF-8; credentials
+        (``user:password@``) in its ``username`` and ``password``.
 
     Raises:
         ValueError: for another scheme, a missing or invalid host, an invalid
-            port, a fragment (§3 forbids them), credentials in the URI (send
-            an Authorization header instead), or whitespace or control
-            characters.
+            port, a fragment (§3 forbids them), a user name without a
+            password (Basic authentication needs both), or whitespace or
+            control characters.
     """
     if not isinstance(uri, str):
         raise TypeError("the URI must be a str")
@@ -71,13 +109,32 @@ def parse_uri(uri: str) -> WebSocketURI:
         if index >= 0:
             cut = min(cut, index)
     authority, resource = rest[:cut], rest[cut:]
-    if "@" in authority:
-        raise ValueError(f"credentials in WebSocket URI {uri!r}")
+    username, password = _parse_user_info(authority, uri)
+    authority = authority.rpartition("@")[2]
     host, port = _parse_authority(authority, 443 if secure else 80, uri)
     if not resource.startswith("/"):
         resource = "/" + resource
     resource = urllib.parse.quote(resource, safe=_RESOURCE_SAFE)
-    return WebSocketURI(secure, host, port, resource)
+    return WebSocketURI(secure, host, port, resource, username, password)
+
+
+def _parse_user_info(authority: str, uri: str) -> Tuple[Optional[str], Optional[str]]:
+    """RFC 3986 §3.2.1: ``userinfo@`` before the host, read as the
+    ``user:password`` pair of Basic authentication (RFC 7617), which is what
+    a client can do with it (websockets sends it as Authorization)."""
+    user_info, at, _ = authority.rpartition("@")
+    if not at:
+        return None, None
+    username, colon, password = user_info.partition(":")
+    if not colon:
+        raise ValueError(f"user name without password in URI {uri!r}")
+    if not _USER_INFO.fullmatch(user_info):
+        raise ValueError(f"invalid user information in URI {uri!r}")
+    try:
+        return (urllib.parse.unquote(username, errors="strict"),
+                urllib.parse.unquote(password, errors="strict"))
+    except UnicodeDecodeError:
+        raise ValueError(f"user information in URI {uri!r} is not UTF-8") from None
 
 
 def _parse_authority(authority: str, default_port: int, uri: str) -> Tuple[str, int]:
@@ -123,3 +180,29 @@ def host_header(host: str, port: int, secure: bool) -> str:
     if ":" in host:
         host = f"[{host}]"
     return host if port == (443 if secure else 80) else f"{host}:{port}"
+
+
+def parse_uri(uri: str) -> WebSocketURI:
+    """Parse a ``ws://`` or ``wss://`` URI (see :func:`_parse_uri` for the
+    rules and the result).
+
+    Raises:
+        InvalidURI: websockets' exception for a URI that cannot be used, with
+            ``uri`` and ``msg``; it is also a :class:`ValueError`.
+    """
+    from .errors import InvalidURI  # here, to keep the import block as it was
+
+    try:
+        return _parse_uri(uri)
+    except InvalidURI:
+        raise
+    except ValueError as exc:
+        # The messages end with the URI, which InvalidURI names first.
+        msg = str(exc)
+        shown = repr(uri)
+        if msg.endswith(shown):
+            msg = msg[: -len(shown)].rstrip(": ")
+            for suffix in (" in WebSocket URI", " in URI"):
+                if msg.endswith(suffix):
+                    msg = msg[: -len(suffix)]
+        raise InvalidURI(uri, msg) from None

@@ -7,7 +7,7 @@ with ``(config=, server_state=, app_state=)``, hands it the transport
 (``connection_made``, ``set_protocol``) and replays the request head through
 ``data_received``; from then on the class owns the connection. That is the
 whole contract, and this module implements it on
-:class:`wsfast.connection.ServerConnection`:
+:class:`wsfast.protocol.ServerProtocol`:
 
 * the ASGI WebSocket spec as uvicorn's own protocols serve it (``connect``,
   ``accept`` with subprotocol and headers, ``receive``/``send`` of text and
@@ -64,7 +64,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the environment
         f"wsfast.adapters.uvicorn needs uvicorn (pip install uvicorn): {_exc}") from _exc
 
 from .. import deflate as _deflate
-from ..connection import ServerConnection
+from ..protocol import ServerProtocol
 from ..errors import InvalidState
 from ..events import BinaryMessage, CloseReceived, Pong, Request, Response, TextMessage
 from ..headers import Headers
@@ -175,7 +175,7 @@ class WSFastProtocol(asyncio.Protocol):
             # What uvicorn's websockets-based protocols negotiate.
             extensions.append(_deflate.PerMessageDeflate(
                 server_max_window_bits=12, client_max_window_bits=12, mem_level=5))
-        self.conn = ServerConnection(max_message_size=config.ws_max_size,
+        self.conn = ServerProtocol(max_message_size=config.ws_max_size,
                                      extensions=extensions, backend=self.backend)
 
         self.transport: Any = None

@@ -61,7 +61,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the environment
         f"{_exc}") from _exc
 
 from .. import handshake as _handshake
-from ..connection import ClientConnection, ServerConnection
+from ..protocol import ClientProtocol, ServerProtocol
 from ..errors import InvalidHandshake, InvalidState
 from ..events import BinaryMessage, CloseReceived, Ping, Pong, Request, Response, TextMessage
 from ..frames import Opcode
@@ -126,14 +126,14 @@ def _opened(connection_type: ConnectionType, backend: Optional[str],
                    defer_failure=True)
     if connection_type is ConnectionType.SERVER:
         key = _handshake.generate_key()
-        server = ServerConnection(**options)
+        server = ServerProtocol(**options)
         request = Request("/", Headers([("Host", "localhost"), ("Upgrade", "websocket"),
                                         ("Connection", "Upgrade"), ("Sec-WebSocket-Key", key),
                                         ("Sec-WebSocket-Version", "13")]))
         server.send_response(server.accept(request))
         server.data_to_send()
         return server
-    client = ClientConnection("ws://localhost/", **options)
+    client = ClientProtocol("ws://localhost/", **options)
     request = client.connect()
     client.send_request(request)
     client.data_to_send()
@@ -411,7 +411,7 @@ class WSConnection:
         self.client = connection_type is ConnectionType.CLIENT
         self._options = dict(backend=backend, max_message_size=max_message_size,
                              auto_pong=False, defer_failure=True)
-        self._handshake: Any = None if self.client else ServerConnection(**self._options)
+        self._handshake: Any = None if self.client else ServerProtocol(**self._options)
         self._request: Any = None  # wsfast's Request (server role)
         self._offered: List[str] = []  # subprotocols offered (either role)
         self._state = ConnectionState.CONNECTING
@@ -554,7 +554,7 @@ class WSConnection:
         if event.extensions:
             raise ValueError("wsfast.adapters.wsproto supports no extensions")
         self._offered = list(event.subprotocols)
-        client = ClientConnection(f"ws://{event.host}{event.target}",
+        client = ClientProtocol(f"ws://{event.host}{event.target}",
                                   subprotocols=self._offered,
                                   extra_headers=_as_str_pairs(event.extra_headers),
                                   **self._options)

@@ -1,8 +1,10 @@
 """asyncio server and client on top of the sans-I/O connection."""
 
-from .client import ClientWebSocket, connect
+from .client import ClientConnection, ClientWebSocket, connect, unix_connect
 from .connection import ConcurrencyError, WebSocket
-from .server import Server, ServerWebSocket, serve
+from .server import (Server, ServerConnection, ServerWebSocket, basic_auth, broadcast, serve,
+                     unix_serve)
 
-__all__ = ["serve", "connect", "Server", "WebSocket", "ServerWebSocket", "ClientWebSocket",
-           "ConcurrencyError"]
+__all__ = ["serve", "unix_serve", "broadcast", "basic_auth", "connect", "unix_connect",
+           "Server", "ServerConnection", "ClientConnection", "WebSocket", "ServerWebSocket",
+           "ClientWebSocket", "ConcurrencyError"]
