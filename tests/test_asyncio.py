@@ -157,7 +157,7 @@ class TestEcho:
                     async for message in websocket:
                         seen.append(message)
                 except ConnectionClosedError as exc:
-                    seen.append((exc.code, exc.reason))
+                    seen.append((exc.rcvd.code, exc.rcvd.reason))
 
             async with wsfast.serve(handler, "127.0.0.1", 0, **options) as server:
                 ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options)
@@ -633,7 +633,7 @@ class TestClosing:
                 try:
                     await websocket.recv()
                 except ConnectionClosedOK as exc:
-                    await results.put((exc.code, exc.reason))
+                    await results.put((exc.rcvd.code, exc.rcvd.reason))
 
             async with wsfast.serve(handler, "127.0.0.1", 0, **options) as server:
                 ws = await wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options)
@@ -651,7 +651,7 @@ class TestClosing:
                 async with wsfast.connect(f"ws://127.0.0.1:{port_of(server)}/", **options) as ws:
                     with pytest.raises(ConnectionClosedError) as info:
                         await ws.recv()
-                    assert (info.value.code, info.value.reason) == (4000, "custom")
+                    assert (info.value.rcvd.code, info.value.rcvd.reason) == (4000, "custom")
                     assert (ws.close_code, ws.close_reason) == (4000, "custom")
         run(main())
 

@@ -79,7 +79,7 @@ def test_websockets_server_close_code_reaches_wsfast_client(backend):
             async with wsfast.connect(f"ws://127.0.0.1:{port}/", backend=backend.name) as ws:
                 with pytest.raises(ConnectionClosedError) as info:
                     await ws.recv()
-                assert (info.value.code, info.value.reason) == (4002, "from websockets")
+                assert (info.value.rcvd.code, info.value.rcvd.reason) == (4002, "from websockets")
     run(main())
 
 

@@ -4,7 +4,9 @@
 * role ``server``: ``wstest -m fuzzingclient`` against ``python -m wsfast echo``
   started on a free loopback port;
 * role ``client``: ``wstest -m fuzzingserver`` on a free loopback port, with
-  ``examples/autobahn_client.py`` as the client.
+  ``examples/autobahn_client.py`` as the client;
+* role ``sync-client``: the same with ``examples/autobahn_sync_client.py``
+  (the threading client, :mod:`wsfast.sync.client`); not part of ``both``.
 
 Prints a summary per run and exits 0 only if every case is OK, apart from the
 cases Autobahn reports as INFORMATIONAL by design (7.1.6, 7.13.1, 7.13.2: their
@@ -35,6 +37,7 @@ from collections import Counter
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 CLIENT = os.path.join(REPO, "examples", "autobahn_client.py")
+SYNC_CLIENT = os.path.join(REPO, "examples", "autobahn_sync_client.py")
 
 #: Cases whose Autobahn class always reports INFORMATIONAL (no pass/fail defined).
 INFORMATIONAL_BY_DESIGN = {"7.1.6", "7.13.1", "7.13.2"}
@@ -192,7 +195,8 @@ def run_client_role(name, backend, spec, outdir, wstest, args, deadline):
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             filter(None, [REPO, os.environ.get("PYTHONPATH")])))
         with open(os.path.join(outdir, "client.log"), "w") as client_log:
-            client = start([args.python, CLIENT, f"ws://127.0.0.1:{port}", agent,
+            script = SYNC_CLIENT if name.startswith("sync-client") else CLIENT
+            client = start([args.python, script, f"ws://127.0.0.1:{port}", agent,
                             "--backend", backend, "--max-size", str(args.max_size),
                             "--case-timeout", str(args.case_timeout)], client_log, env=env)
             rc = wait(client, deadline)
@@ -307,7 +311,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split(
         "\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=["cython", "python", "both"], default="both")
-    parser.add_argument("--role", choices=["server", "client", "both"], default="both")
+    parser.add_argument("--role", choices=["server", "client", "sync-client", "both"],
+                        default="both")
     parser.add_argument("--cases", nargs="+", default=["*"], metavar="PAT",
                         help="case ids or wstest wildcards ('6.*', '7.1.1'); default all")
     parser.add_argument("--exclude", nargs="+", default=[], metavar="PAT", help="cases to skip")

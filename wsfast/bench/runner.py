@@ -39,14 +39,18 @@ import time
 from typing import Any, Dict, IO, List, Optional, Sequence
 
 from .. import _backend
+from . import asgi as _asgi
 from . import echo as _echo
 from . import peers as _peers
+from . import sync as _sync
 from .targets import TARGETS, Target
 from .workloads import GROUPS, Bench, Workload
 
 __all__ = ["Measurement", "CaseResult", "measure", "report", "metadata", "run_cli"]
 
 _echo.register()  # the "echo" and "deflate" groups (workloads.py registers its own)
+_sync.register()  # the "sync" group (threading clients)
+_asgi.register()  # the "uvicorn" group
 
 CYTHON = "wsfast-cython"
 

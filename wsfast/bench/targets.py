@@ -97,3 +97,11 @@ for _peer in ("aiohttp", "websockets"):
 TARGETS.append(Target("compressed echo 1 KiB JSON >= websockets (same deflate settings)",
                       "deflate/pipelined JSON/1024", "wsfast-cython+deflate",
                       "websockets+deflate", 1.0))
+
+#: The uvicorn group (``--group uvicorn``, issue 18): the same ASGI echo app
+#: under uvicorn, WSFastProtocol against the faster of uvicorn's own two.
+for _peer in ("uvicorn+websockets-sansio", "uvicorn+wsproto"):
+    TARGETS.append(Target(f"uvicorn pipelined 32 B text: WSFastProtocol >= 1.5x {_peer}",
+                          "uvicorn/pipelined text/32", "uvicorn+wsfast", _peer, 1.5))
+    TARGETS.append(Target(f"uvicorn pipelined 64 KiB binary: WSFastProtocol >= {_peer}",
+                          f"uvicorn/pipelined binary/{64 * KiB}", "uvicorn+wsfast", _peer, 1.0))

@@ -8,9 +8,9 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from . import DEFLATE_LIBRARIES, LIBRARIES, stop_all
+from . import stop_all
 from .placement import PLACEMENTS
-from .servers import serve_main
+from .servers import SERVERS, serve_main
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -20,7 +20,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     "python -m wsfast bench), or one of its echo servers.")
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="(internal) run one library's echo server")
-    serve.add_argument("library", choices=LIBRARIES + DEFLATE_LIBRARIES)
+    serve.add_argument("library", choices=list(SERVERS))
     serve.add_argument("--loop", choices=["uvloop", "asyncio"], default="asyncio")
     serve.add_argument("--cpu", type=int, default=None, help="pin the server to this CPU")
     parser.add_argument("--quick", action="store_true", help="shorter rounds, 3 rounds")

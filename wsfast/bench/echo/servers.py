@@ -205,6 +205,22 @@ SERVERS: Dict[str, Callable[[], Any]] = {
 }
 
 
+def _uvicorn_servers() -> Dict[str, Callable[[], Any]]:
+    """The ``uvicorn`` group's servers (:mod:`wsfast.bench.asgi`): names only,
+    nothing imported until one is started."""
+    def start(name: str) -> Any:
+        from ..asgi import servers
+
+        return servers()[name]()
+
+    names = ("uvicorn+wsfast", "uvicorn+wsfast-python", "uvicorn+websockets-sansio",
+             "uvicorn+wsproto")
+    return {name: (lambda name=name: start(name)) for name in names}
+
+
+SERVERS.update(_uvicorn_servers())
+
+
 def serve_main(library: str, loop: str, cpu: Optional[int] = None) -> int:
     """The child process: start *library*'s echo server on a free port, print
     ``PORT <n>``, serve until stdin reaches EOF (the parent closed it or died)."""
