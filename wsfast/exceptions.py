@@ -88,3 +88,13 @@ __all__ = [
     "WebSocketError",
     "InvalidUtf8",
 ]
+
+# Tracebacks and reprs name a class by its __module__: show the public path,
+# as websockets does ("websockets.exceptions.ConnectionClosedOK: ..." in its
+# tutorial becomes "wsfast.exceptions.ConnectionClosedOK: ..."), not the
+# private module that defines it. Pickling finds the classes here too.
+for _name in __all__:
+    _cls = globals()[_name]
+    if _cls.__module__ == "wsfast.errors" and _cls.__name__ == _name:
+        _cls.__module__ = __name__
+del _name, _cls

@@ -27,7 +27,7 @@ from ..state import State
 from ..defaults import (CLOSE_TIMEOUT, DEFAULT_FRAGMENT_OVERHEAD, DEFAULT_MAX_MESSAGE_SIZE,
                         MAX_QUEUE, OPEN_TIMEOUT, PING_INTERVAL, PING_TIMEOUT)
 from ..deflate import PerMessageDeflate
-from ..errors import ConnectionClosed, InvalidHandshake
+from ..errors import InvalidHandshake
 from ..events import Request, Response
 from ..headers import parse_subprotocols
 from .auth import basic_auth  # here too, where websockets has it
@@ -392,11 +392,12 @@ class ServerConnection(WebSocket):
                 await handler(self, self.request.path)
             else:
                 await handler(self)
-        except ConnectionClosed:
-            pass
         except asyncio.CancelledError:
-            code, reason = 1001, "server shutting down"
+            code = 1001
         except Exception:  # noqa: BLE001 - report, then close with 1011
+            # ConnectionClosed too: websockets logs a handler that lets it
+            # escape (its tutorial shows that very traceback), and close()
+            # below is a no-op on a connection that is already closed.
             self.logger.error("connection handler failed", exc_info=True)
             code, reason = 1011, "internal error"
         try:
@@ -540,7 +541,7 @@ class Server:
                     if websocket._stream.transport is not None:
                         websocket._close_transport()
                 else:
-                    websocket._start_closing_handshake(1001, "server shutting down")
+                    websocket._start_closing_handshake(1001, "")  # no reason, as websockets
 
     def _abort_connections(self) -> None:
         """End every connection's TCP connection now, without waiting for its
