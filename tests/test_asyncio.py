@@ -605,8 +605,9 @@ class TestPing:
                     client.events_received()
                 assert client.close_rcvd == (1011, "keepalive ping timeout")
         run(main())
+        # logged by the connection's logger, which is its server's (as in websockets)
         assert [r.name for r in caplog.records if "timeout; failing" in r.getMessage()] == \
-            ["wsfast.asyncio.connection"]
+            ["wsfast.asyncio.server"]
 
     def test_client_keepalive_fails_a_server_that_does_not_answer(self, options):
         async def main():

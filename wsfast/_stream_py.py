@@ -23,7 +23,7 @@ The two contracts it stands between, both declared:
   outbox, state flags): read and written through its fields and its
   ``feed`` / ``write`` / ``take_out``, never through the connection;
 * above, its owner, a :class:`StreamOwner` (the WebSocket): the rare paths
-  are the five methods that protocol names, besides the protocol callbacks
+  are the six methods that protocol names, besides the protocol callbacks
   the stream core passes on, and nothing else of the owner is called. The owner in turn reads and sets the fields listed in
   ``StreamCore.__slots__`` (the compiled twin declares the same ones).
 
@@ -49,7 +49,7 @@ from .errors import ConcurrencyError, ConnectionClosedOK, InvalidState
 from .frames import Opcode
 from .state import State
 
-__all__ = ["StreamCore", "StreamOwner"]
+__all__ = ["StreamCore", "StreamOwner", "recoded"]
 
 _CONNECTING = State.CONNECTING
 _shield = asyncio.shield
@@ -61,7 +61,7 @@ Data = Union[str, bytes]
 
 class StreamOwner(Protocol):
     """What a stream core calls on its owner: the protocol callbacks it does
-    not handle itself, and the five slow paths below; nothing else."""
+    not handle itself, and the six slow paths below; nothing else."""
 
     def connection_made(self, transport: Any) -> None: ...
     def connection_lost(self, exc: Optional[BaseException]) -> None: ...
@@ -88,6 +88,22 @@ class StreamOwner(Protocol):
     async def _send_iterable(self, message: Any) -> None:
         """``send`` of anything but str and bytes-like: fragments, or TypeError."""
 
+    async def _send_as(self, message: Any, text: bool) -> None:
+        """``send(message, text=...)``: text frames (True) or binary frames
+        (False) whatever the type of the data."""
+
+
+def recoded(data: Data, decode: bool) -> Data:
+    """A message as ``recv(decode=...)`` asks for it: ``str`` (decoded as
+    UTF-8) when *decode* is true, ``bytes`` when it is false.
+
+    The type of *data* says everything needed: a text message is ``str``
+    unless the connection delivers text as bytes, and a binary one is bytes.
+    Raises UnicodeDecodeError for bytes that are not UTF-8."""
+    if decode:
+        return data if type(data) is str else bytes(data).decode()
+    return data.encode() if type(data) is str else data
+
 
 class StreamCore(asyncio.BufferedProtocol):
     """The protocol the event loop drives for a WebSocket: read callbacks,
@@ -102,6 +118,7 @@ class StreamCore(asyncio.BufferedProtocol):
         "view",  # the shared read buffer (a memoryview)
         "on_message",  # the owner's on_message callback, or None
         "max_queue",  # pause reading beyond this many queued messages; None: never
+        "queue_low",  # resume reading once this many messages (or fewer) are queued
         "messages",  # deque of message events waiting for recv
         "recv_waiter",  # the MessageWaiter a task in recv waits on, or None
         "resolved",  # a future resolved with None (see MessageWaiter._argument_for)
@@ -131,6 +148,7 @@ class StreamCore(asyncio.BufferedProtocol):
         self.view = view
         self.on_message: Optional[Callable[[Data], Any]] = None
         self.max_queue = max_queue
+        self.queue_low = (max_queue or 0) // 4
         self.messages: Deque[Any] = collections.deque()
         self.recv_waiter: Any = None
         self.resolved = loop.create_future()
@@ -281,15 +299,17 @@ class StreamCore(asyncio.BufferedProtocol):
     def __aiter__(self) -> "StreamCore":
         return self
 
-    async def recv(self) -> Data:
+    async def recv(self, decode: Optional[bool] = None) -> Data:
         """Wait for the next message (see WebSocket.recv)."""
         messages = self.messages
         while not messages:
             await self.message_waiter()
         event = messages.popleft()
-        if self.reading_paused and len(messages) <= (self.max_queue or 0) // 4:
+        if self.reading_paused and len(messages) <= self.queue_low:
             self.resume_reading()
-        return event.data
+        if decode is None:
+            return event.data
+        return recoded(event.data, decode)
 
     async def __anext__(self) -> Data:
         """``async for message in websocket``: ends quietly on a normal close."""
@@ -301,7 +321,7 @@ class StreamCore(asyncio.BufferedProtocol):
                 raise StopAsyncIteration from None
             await waiter
         event = messages.popleft()
-        if self.reading_paused and len(messages) <= (self.max_queue or 0) // 4:
+        if self.reading_paused and len(messages) <= self.queue_low:
             self.resume_reading()
         return event.data
 
@@ -322,8 +342,11 @@ class StreamCore(asyncio.BufferedProtocol):
 
     # -- sending ---------------------------------------------------------------
 
-    async def send(self, message: Any) -> None:
+    async def send(self, message: Any, text: Optional[bool] = None) -> None:
         """Send a message (see WebSocket.send)."""
+        if text is not None:  # the frame type is the caller's, not the data's
+            await self.owner._send_as(message, text)
+            return
         while self.send_lock is not None:  # a fragmented message goes first
             await _shield(self.send_lock)
         if type(message) is str or isinstance(message, (bytes, bytearray, memoryview)):

@@ -14,6 +14,7 @@ cdef class StreamCore:
     cdef public memoryview view
     cdef public object on_message
     cdef public object max_queue
+    cdef public Py_ssize_t queue_low
     cdef object _messages
     cdef object _enqueue  # _messages.extend and .popleft, bound once
     cdef object _dequeue

@@ -69,6 +69,13 @@ cdef object _TextMessage = TextMessage
 cdef object _BinaryMessage = BinaryMessage
 
 
+cdef object _recoded(data, decode):
+    """A message as recv(decode=...) asks for it (twin of _stream_py.recoded)."""
+    if decode:
+        return data if type(data) is str else bytes(data).decode()
+    return data.encode() if type(data) is str else data
+
+
 cdef inline object _data_of(event):
     """event.data"""
     cls = type(event)
@@ -92,6 +99,7 @@ cdef class StreamCore:
         self.view = view
         self.on_message = None
         self.max_queue = max_queue
+        self.queue_low = (max_queue or 0) // 4
         self.messages = collections.deque()
         self.recv_waiter = None
         self.resolved = loop.create_future()
@@ -248,9 +256,9 @@ cdef class StreamCore:
     def __aiter__(self):
         return self
 
-    def recv(self):
+    def recv(self, decode=None):
         """Wait for the next message (see WebSocket.recv)."""
-        return _operation(self, RECEIVE, None)
+        return _operation(self, RECEIVE, decode)
 
     def __anext__(self):
         """``async for message in websocket``: ends quietly on a normal close."""
@@ -273,8 +281,10 @@ cdef class StreamCore:
 
     # -- sending ---------------------------------------------------------------
 
-    def send(self, message):
+    def send(self, message, text=None):
         """Send a message (see WebSocket.send)."""
+        if text is not None:  # the frame type is the caller's, not the data's
+            return self.owner._send_as(message, text)
         if type(message) is str or isinstance(message, (bytes, bytearray, memoryview)):
             return _operation(self, SEND, message)
         return self._send_other(message)
@@ -374,7 +384,7 @@ cdef class Operation:
     cdef int _kind
     cdef bint _finished  # returned its result, raised, or was closed
     cdef bint _sent  # SEND: the frame is written
-    cdef object _message  # SEND: what to send, until it is sent
+    cdef object _message  # SEND: what to send, until it is sent; RECEIVE: recv's decode
     cdef object _waiting  # the future yielded and not yet looked at
 
     # Its iterator (tp_iternext) and am_send slots are awaitable.h's, calling
@@ -437,9 +447,11 @@ cdef class Operation:
             self._finished = False
             return waiter
         event = core._dequeue()
-        if core.reading_paused and len(messages) <= (core.max_queue or 0) // 4:
+        if core.reading_paused and len(messages) <= core.queue_low:
             StreamCore.resume_reading(core)
-        return _data_of(event)
+        if self._message is None:  # recv(decode=None), __anext__
+            return _data_of(event)
+        return _recoded(_data_of(event), self._message)
 
     cdef object _send_step(self):
         cdef StreamCore core = self._core

@@ -2,7 +2,9 @@
 
 from .client import ClientWebSocket, connect
 from .connection import ConcurrencyError, WebSocket
-from .server import Server, ServerWebSocket, serve
+from .server import (Server, ServerConnection, ServerWebSocket, basic_auth, broadcast, serve,
+                     unix_serve)
 
-__all__ = ["serve", "connect", "Server", "WebSocket", "ServerWebSocket", "ClientWebSocket",
+__all__ = ["serve", "unix_serve", "broadcast", "basic_auth", "connect", "Server",
+           "ServerConnection", "WebSocket", "ServerWebSocket", "ClientWebSocket",
            "ConcurrencyError"]

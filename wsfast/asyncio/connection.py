@@ -52,6 +52,7 @@ import os
 import sys
 import threading
 import time
+import uuid
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Optional, Tuple, Union
 
 from ..connection import Connection, State
@@ -61,11 +62,12 @@ from ..errors import (ConcurrencyError, ConnectionClosed, ConnectionClosedError,
                       ConnectionClosedOK, InvalidState)
 from ..events import BinaryMessage, CloseReceived, Pong, TextMessage
 
-__all__ = ["WebSocket", "ConcurrencyError", "websocket_class"]
+__all__ = ["WebSocket", "ConcurrencyError", "websocket_class", "queue_marks", "LoggerLike"]
 
 logger = logging.getLogger(__name__)
 
 Data = Union[str, bytes]
+LoggerLike = Union[logging.Logger, logging.LoggerAdapter]
 
 
 
@@ -109,11 +111,49 @@ def _private_pages(size: int) -> mmap.mmap:
     return mmap.mmap(-1, size)  # Windows: no fork
 
 
+def queue_marks(max_queue: Any) -> Tuple[Optional[int], int]:
+    """``max_queue`` as websockets takes it -- an int, ``None`` or a
+    ``(high, low)`` tuple where either may be None -- as the (high, low)
+    water marks of the receive queue: reading pauses above *high* and
+    resumes at *low* (a quarter of *high* unless given)."""
+    if max_queue is None or isinstance(max_queue, int):
+        high, low = max_queue, None
+    else:
+        try:
+            high, low = max_queue
+        except (TypeError, ValueError):
+            raise TypeError(f"max_queue must be an int, None or a (high, low) tuple, "
+                            f"not {max_queue!r}") from None
+    if high is None and low is not None:
+        high = 4 * low
+    if low is None:
+        low = (high or 0) // 4
+    if high is not None and not 0 <= low <= high:
+        raise ValueError(f"max_queue: need 0 <= low <= high, not {max_queue!r}")
+    return high, low
+
+
+def write_marks(write_limit: Any) -> Optional[Tuple[int, Optional[int]]]:
+    """``write_limit`` (an int, or a ``(high, low)`` tuple where low may be
+    None) as the arguments of ``transport.set_write_buffer_limits``."""
+    if write_limit is None:
+        return None
+    if isinstance(write_limit, int):
+        return write_limit, None
+    high, low = write_limit
+    return high, low
+
+
 def websocket_class(kind: type, connection: Connection) -> type:
     """Kept for code written against wsfast 0.1: WebSocket classes are plain
     classes now (the per-message methods live in a stream core that each
     WebSocket owns), so the class to instantiate is *kind* itself."""
     return kind
+
+
+def _default_logger() -> logging.Logger:
+    """The logger of connections made without ``logger=``: this module's."""
+    return logger
 
 
 class WebSocket:
@@ -145,20 +185,26 @@ class WebSocket:
         ping_interval: Optional[float] = PING_INTERVAL,
         ping_timeout: Optional[float] = PING_TIMEOUT,
         close_timeout: Optional[float] = CLOSE_TIMEOUT,
-        max_queue: Optional[int] = MAX_QUEUE,
-        write_limit: Optional[Union[int, Tuple[int, int]]] = None,
+        max_queue: Any = MAX_QUEUE,
+        write_limit: Optional[Union[int, Tuple[int, Optional[int]]]] = None,
+        logger: Optional[LoggerLike] = None,
     ) -> None:
         self.connection = connection
+        #: A unique identifier of the connection, for logs.
+        self.id = uuid.uuid4()
+        self.logger: Any = logging.LoggerAdapter(logger if logger is not None else _default_logger(),
+                                                 {"websocket": self})
         # Frames go straight to the transport and are dropped once written:
         # the compiled writer may build large masked frames in a reused buffer.
         connection.core.writer.reuse_buffers = True
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.close_timeout = close_timeout
-        self._write_limit = write_limit
+        self._write_limit = write_marks(write_limit)
         self._loop = asyncio.get_running_loop()
-        stream = connection.kernels.StreamCore(self, connection, self._loop, _read_buffer(),
-                                               max_queue)
+        high, low = queue_marks(max_queue)
+        stream = connection.kernels.StreamCore(self, connection, self._loop, _read_buffer(), high)
+        stream.queue_low = low
         self._stream = stream
         # The hot methods, bound to the stream core (see the class docstring).
         self.recv = stream.recv  # type: ignore[method-assign]
@@ -173,9 +219,14 @@ class WebSocket:
 
     # -- the per-message methods (bound to the stream core per instance) ------
 
-    def recv(self) -> Awaitable[Data]:
+    def recv(self, decode: Optional[bool] = None) -> Awaitable[Data]:
         """Wait for the next message: ``str`` for text (``bytes`` if the
         connection was opened with ``text_as_bytes=True``), ``bytes`` for binary.
+
+        ``decode=True`` gives ``str`` whatever the frame type (binary
+        messages are decoded as UTF-8, UnicodeDecodeError if they are not);
+        ``decode=False`` gives ``bytes`` (text as its UTF-8 encoding), as
+        websockets' ``recv(decode=...)``.
 
         Behaves as a coroutine: nothing happens before it is awaited, and
         ``asyncio.create_task`` and ``wait_for`` take it.
@@ -185,11 +236,15 @@ class WebSocket:
             ConnectionClosedError: it ended with an error or abnormally.
             ConcurrencyError: another coroutine is already waiting in ``recv``.
         """
-        return self._stream.recv()
+        return self._stream.recv(decode)
 
-    def send(self, message: Any) -> Awaitable[None]:
+    def send(self, message: Any, text: Optional[bool] = None) -> Awaitable[None]:
         """Send a message: ``str`` as text, bytes-like as binary; an iterable
         or async iterable of them as one fragmented message.
+
+        ``text=True`` sends in text frames whatever the type (bytes must be
+        UTF-8: they are not checked), ``text=False`` in binary frames (a
+        ``str`` is encoded as UTF-8), as websockets' ``send(text=...)``.
 
         Waits while the transport's write buffer is full (backpressure).
         Behaves as a coroutine, as :meth:`recv` does.
@@ -198,7 +253,7 @@ class WebSocket:
             ConnectionClosed: the connection is closing or closed.
             TypeError: unsupported message type.
         """
-        return self._stream.send(message)
+        return self._stream.send(message, text)
 
     def send_nowait(self, message: Data) -> None:
         """Send a ``str`` (text) or bytes-like (binary) message without
@@ -243,13 +298,28 @@ class WebSocket:
 
     @property
     def max_queue(self) -> Optional[int]:
-        """Messages queued for :meth:`recv` before reading pauses (resumes at
-        a quarter of it); ``None``: no limit."""
+        """Messages queued for :meth:`recv` before reading pauses (it resumes
+        at the low-water mark, a quarter of it unless ``max_queue`` was a
+        ``(high, low)`` tuple); ``None``: no limit. Setting it takes the same
+        forms as the option."""
         return self._stream.max_queue
 
     @max_queue.setter
-    def max_queue(self, value: Optional[int]) -> None:
-        self._stream.max_queue = value
+    def max_queue(self, value: Any) -> None:
+        high, low = queue_marks(value)
+        self._stream.max_queue = high
+        self._stream.queue_low = low
+
+    async def recv_streaming(self, decode: Optional[bool] = None) -> AsyncIterator[Data]:
+        """The next message as an async iterator of its pieces, as websockets'
+        ``recv_streaming``.
+
+        wsfast's codec assembles, bounds and validates each message before
+        handing it over, so the iterator yields the whole message as one
+        piece (``str`` or ``bytes``, ``decode`` as for :meth:`recv`). Code
+        that joins the pieces gets the same result as with websockets.
+        """
+        yield await self._stream.recv(decode)
 
     # -- what applications read --------------------------------------------
 
@@ -335,21 +405,40 @@ class WebSocket:
 
     def _callback_failed(self) -> None:
         """The on_message callback raised: report it, fail the connection."""
-        logger.error("on_message callback failed", exc_info=True)
+        self.logger.error("on_message callback failed", exc_info=True)
         self._fail(1011, "internal error")
 
     # -- sending ---------------------------------------------------------------
 
-    async def _send_iterable(self, message: Any) -> None:
+    async def _send_as(self, message: Any, text: bool) -> None:
+        """send(message, text=...): the frame type is the caller's choice."""
+        while self._stream.send_lock is not None:  # a fragmented message goes first
+            await asyncio.shield(self._stream.send_lock)
+        if isinstance(message, (str, bytes, bytearray, memoryview)):
+            try:
+                if text:
+                    self.connection.send_text(message)
+                else:
+                    self.connection.send_binary(
+                        message.encode() if isinstance(message, str) else message)
+            except InvalidState:
+                raise self._send_refusal() from None
+            self._stream.write_soon()
+            if self._stream.writing_paused:
+                await self._drain()
+        else:
+            await self._send_iterable(message, text)
+
+    async def _send_iterable(self, message: Any, text: Optional[bool] = None) -> None:
         """send() of anything but str and bytes-like: fragments, or a TypeError."""
         if isinstance(message, dict):
             raise TypeError("data must be str, bytes-like, or an iterable of them")
         elif hasattr(message, "__aiter__"):
             self._check_open()
-            await self._send_fragments_async(message)
+            await self._send_fragments_async(message, text)
         elif hasattr(message, "__iter__"):
             self._check_open()
-            await self._send_fragments(iter(message))
+            await self._send_fragments(iter(message), text)
         else:
             raise TypeError(f"data must be str, bytes-like, or an iterable of them, "
                             f"not {type(message).__name__}")
@@ -368,26 +457,34 @@ class WebSocket:
         if self._stream.writing_paused:
             await self._drain()
 
-    async def _send_fragments(self, fragments: Any) -> None:
+    async def _send_fragments(self, fragments: Any, text: Optional[bool] = None) -> None:
         try:
             first = next(fragments)
         except StopIteration:
             return  # RFC 6455 has no empty fragmented message: send nothing
-        await self._send_fragmented(first, fragments, None)
+        await self._send_fragmented(first, fragments, None, text)
 
-    async def _send_fragments_async(self, fragments: Any) -> None:
+    async def _send_fragments_async(self, fragments: Any, text: Optional[bool] = None) -> None:
         iterator = fragments.__aiter__()
         try:
             first = await iterator.__anext__()
         except StopAsyncIteration:
             return
-        await self._send_fragmented(first, None, iterator)
+        await self._send_fragmented(first, None, iterator, text)
 
-    async def _send_fragmented(self, first: Data, sync_iter: Any, async_iter: Any) -> None:
+    async def _send_fragmented(self, first: Data, sync_iter: Any, async_iter: Any,
+                               text: Optional[bool] = None) -> None:
         connection = self.connection
         is_text = isinstance(first, str)
         if not is_text and not isinstance(first, (bytes, bytearray, memoryview)):
             raise TypeError("fragments must be str or bytes-like")
+        # send(text=...): the frame type is given, fragments of either type
+        # are accepted (str encoded for binary, bytes taken as UTF-8 for text).
+        forced = text is not None
+        if forced:
+            is_text = bool(text)
+            if not is_text and isinstance(first, str):
+                first = first.encode()
         lock = self._loop.create_future()
         self._stream.send_lock = lock
         try:
@@ -397,7 +494,12 @@ class WebSocket:
                     piece = next(sync_iter) if sync_iter is not None else await async_iter.__anext__()
                 except (StopIteration, StopAsyncIteration):
                     break
-                if isinstance(piece, str) is not is_text:
+                if forced:
+                    if not isinstance(piece, (str, bytes, bytearray, memoryview)):
+                        raise TypeError("fragments must be str or bytes-like")
+                    if not is_text and isinstance(piece, str):
+                        piece = piece.encode()
+                elif isinstance(piece, str) is not is_text:
                     raise TypeError("all fragments must be of the same type (str or bytes)")
                 connection.send_continuation(piece, fin=False)
                 self._stream.write_soon()
@@ -500,7 +602,7 @@ class WebSocket:
     def _ping_timed_out(self, waiter: asyncio.Future) -> None:
         if waiter.done() or self._stream.lost.done():
             return
-        logger.info("%s: keepalive ping timeout; failing the connection", self._peer())
+        self.logger.info("%s: keepalive ping timeout; failing the connection", self._peer())
         self._fail(1011, "keepalive ping timeout")
 
     # -- closing -----------------------------------------------------------------
@@ -543,7 +645,7 @@ class WebSocket:
     def _close_timed_out(self) -> None:
         self._close_timer = None
         if self._stream.transport is not None and not self._stream.lost.done():
-            logger.debug("%s: close timeout; aborting the connection", self._peer())
+            self.logger.debug("%s: close timeout; aborting the connection", self._peer())
             self._close_transport(abort=True)
 
     def _close_transport(self, abort: bool = False) -> None:
@@ -614,10 +716,8 @@ class WebSocket:
         stream.writable = True  # until the transport closes (_close_transport, connection_lost)
         stream.writelines = _writer_for(transport)
         if self._write_limit is not None:
-            if isinstance(self._write_limit, tuple):
-                transport.set_write_buffer_limits(*self._write_limit)
-            else:
-                transport.set_write_buffer_limits(self._write_limit)
+            high, low = self._write_limit
+            transport.set_write_buffer_limits(high, low)
 
     def _handle_events(self, events: list) -> None:
         """The slow path: events that need more than queueing."""
@@ -638,7 +738,7 @@ class WebSocket:
                 self._handshake_event(event)
         connection = self.connection
         if connection.error is not None:
-            logger.debug("%s: protocol error: %s", self._peer(), connection.error)
+            self.logger.debug("%s: protocol error: %s", self._peer(), connection.error)
         if connection.close_expected():
             self._after_close_expected()
         else:

@@ -1,32 +1,71 @@
-"""asyncio WebSocket server: :func:`serve`.
+"""asyncio WebSocket server: :func:`serve`, :func:`unix_serve`, :func:`broadcast`,
+:func:`basic_auth`, :class:`Server` and :class:`ServerConnection`.
 
-The classic websockets examples run unchanged with ``import wsfast as
-websockets``: ``serve`` is awaitable (``run_until_complete(serve(...))``) and an
-async context manager; the handler takes ``(websocket)`` or the legacy
+The names, keyword options and defaults are websockets 17's
+(``websockets.asyncio.server``), so that code written for it runs after
+replacing the module name in its imports; wsfast's own options (codec limits,
+``text_as_bytes``, ``max_connections``, ``backend``...) come on top. The
+classic examples run too: ``serve`` is awaitable (``run_until_complete(serve(...))``)
+and an async context manager; the handler takes ``(websocket)`` or the legacy
 ``(websocket, path)``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import http
+import importlib.metadata
 import inspect
 import logging
+import re
 import socket
+import sys
 from typing import Any, Awaitable, Callable, Optional, Sequence, Set, Tuple, Union
 
-from ..connection import ServerConnection, State
+from ..connection import ServerConnection as ServerProtocol
+from ..connection import State
 from ..defaults import (CLOSE_TIMEOUT, DEFAULT_FRAGMENT_OVERHEAD, DEFAULT_MAX_MESSAGE_SIZE,
                         MAX_QUEUE, OPEN_TIMEOUT, PING_INTERVAL, PING_TIMEOUT)
 from ..deflate import PerMessageDeflate
-from ..errors import ConnectionClosed
+from ..errors import ConnectionClosed, InvalidHandshake
 from ..events import Request, Response
-from .connection import WebSocket
+from ..headers import parse_subprotocols
+from .auth import basic_auth  # here too, where websockets has it
+from .broadcast import broadcast  # here too, where websockets has it
+from .connection import LoggerLike, WebSocket, queue_marks, write_marks
 
-__all__ = ["serve", "Server", "ServerWebSocket", "default_server_compression", "codec_options"]
+__all__ = ["serve", "unix_serve", "broadcast", "basic_auth", "Server", "ServerConnection",
+           "ServerWebSocket", "default_server_compression", "codec_options"]
 
 logger = logging.getLogger(__name__)
+_module_logger = logger  # serve()'s logger option shadows the name
 
 Handler = Callable[..., Awaitable[Any]]
+
+def _version() -> str:
+    """wsfast's version (the package's __init__ imports this module first)."""
+    try:
+        return importlib.metadata.version("wsfast")
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree
+        return "unknown"
+
+
+#: The ``Server`` header of every response unless ``server_header`` says otherwise.
+SERVER = f"Python/{sys.version_info.major}.{sys.version_info.minor} wsfast/{_version()}"
+
+_HOOK_FAILED = "Failed to open a WebSocket connection.\nSee server log for more information.\n"
+
+
+def _keywords_of(method: Callable[..., Any], positional: int) -> frozenset:
+    """The keyword arguments *method* takes beyond its first *positional* ones."""
+    parameters = list(inspect.signature(method).parameters.values())[positional:]
+    return frozenset(p.name for p in parameters
+                     if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
+# What serve() may pass on (self, protocol_factory, host, port / path come first).
+_CREATE_SERVER_KEYWORDS = _keywords_of(asyncio.AbstractEventLoop.create_server, 4)
+_CREATE_UNIX_SERVER_KEYWORDS = _keywords_of(asyncio.AbstractEventLoop.create_unix_server, 3)
 
 
 def default_server_compression() -> PerMessageDeflate:
@@ -35,15 +74,36 @@ def default_server_compression() -> PerMessageDeflate:
     return PerMessageDeflate(server_max_window_bits=12, client_max_window_bits=12, mem_level=5)
 
 
-def compression_extensions(compression: Any, default: Callable[[], PerMessageDeflate]) -> tuple:
-    """The ``compression`` option as a tuple of extension configurations."""
+def compression_extensions(compression: Any, default: Callable[[], PerMessageDeflate],
+                           extensions: Optional[Sequence[Any]] = None) -> tuple:
+    """The ``compression`` and ``extensions`` options as a tuple of extension
+    configurations. As in websockets, ``compression="deflate"`` adds the
+    default permessage-deflate unless ``extensions`` configures one."""
+    configured = tuple(extensions or ())
+    for extension in configured:
+        if not isinstance(extension, PerMessageDeflate):
+            raise TypeError(f"extensions: wsfast supports PerMessageDeflate, not {extension!r}")
     if compression is None:
-        return ()
+        return configured
     if compression == "deflate":
-        return (default(),)
+        return configured if configured else (default(),)
     if isinstance(compression, PerMessageDeflate):
-        return (compression,)
+        return configured + (compression,)
     raise ValueError(f"compression must be 'deflate', None or a PerMessageDeflate, not {compression!r}")
+
+
+def size_limits(max_size: Any, max_frame_size: Optional[int]) -> Tuple[Optional[int], Optional[int]]:
+    """``max_size`` as websockets takes it -- an int, ``None``, or a
+    ``(message, fragment)`` tuple -- as wsfast's (max_message_size,
+    max_frame_size); an explicit ``max_frame_size`` wins over the tuple's."""
+    if max_size is None or isinstance(max_size, int):
+        return max_size, max_frame_size
+    try:
+        message, fragment = max_size
+    except (TypeError, ValueError):
+        raise TypeError(f"max_size must be an int, None or a (message, fragment) tuple, "
+                        f"not {max_size!r}") from None
+    return message, fragment if max_frame_size is None else max_frame_size
 
 
 def codec_options(*, max_size: Optional[int], max_frame_size: Optional[int],
@@ -58,6 +118,15 @@ def codec_options(*, max_size: Optional[int], max_frame_size: Optional[int],
                 max_fragments=max_fragments, fragment_overhead=fragment_overhead,
                 text_as_bytes=text_as_bytes, extensions=extensions, backend=backend,
                 defer_failure=True)
+
+
+def check_keywords(function: str, kwargs: dict, allowed: frozenset) -> None:
+    """Refuse, at the call, a keyword that neither serve() nor the event
+    loop's create_server takes: passed on, it would fail only when the server
+    is awaited, far from the mistake."""
+    for name in kwargs:
+        if name not in allowed:
+            raise TypeError(f"{function}() got an unexpected keyword argument {name!r}")
 
 
 def _takes_path(handler: Handler) -> bool:
@@ -78,14 +147,75 @@ def _close_frame(code_and_reason: Optional[Tuple[int, str]]) -> str:
     return f"{code} {reason!r}" if reason else str(code)
 
 
-class ServerWebSocket(WebSocket):
-    """The server side of one connection (the object handlers receive)."""
+def _check_origins(origins: Optional[Sequence[Any]]) -> Optional[Tuple[Any, ...]]:
+    if origins is None:
+        return None
+    if isinstance(origins, (str, bytes)):
+        raise TypeError("origins must be a sequence of origins, not a single string")
+    origins = tuple(origins)
+    for origin in origins:
+        if origin is not None and not isinstance(origin, (str, re.Pattern)):
+            raise TypeError(f"origins: expected str, re.Pattern or None, not {origin!r}")
+    return origins
 
-    def __init__(self, server: "Server", connection: ServerConnection, **options: Any) -> None:
-        super().__init__(connection, **options)
+
+def _origin_allowed(origin: Optional[str], origins: Tuple[Any, ...]) -> bool:
+    """Whether an ``Origin`` value (None: no header) is among *origins*
+    (strings compared exactly, patterns matched in full, None for no header)."""
+    for allowed in origins:
+        if allowed is None:
+            if origin is None:
+                return True
+        elif origin is not None:
+            if isinstance(allowed, str):
+                if origin == allowed:
+                    return True
+            elif allowed.fullmatch(origin):
+                return True
+    return False
+
+
+class ServerConnection(WebSocket):
+    """The server side of one connection: what the handler receives.
+
+    Besides the connection API of :class:`~wsfast.asyncio.connection.WebSocket`
+    (``recv``, ``send``, ``close``, ``ping``...), it has :meth:`respond` for
+    ``process_request`` hooks and, after :func:`basic_auth`, ``username``.
+
+    Made by :func:`serve` (or by its ``create_connection`` option, which
+    takes this class's arguments): *protocol* is the sans-I/O
+    :class:`wsfast.connection.ServerConnection`, *server* the
+    :class:`Server`.
+    """
+
+    def __init__(
+        self,
+        protocol: ServerProtocol,
+        server: "Server",
+        *,
+        ping_interval: Optional[float] = PING_INTERVAL,
+        ping_timeout: Optional[float] = PING_TIMEOUT,
+        close_timeout: Optional[float] = CLOSE_TIMEOUT,
+        max_queue: Any = MAX_QUEUE,
+        write_limit: Any = 2**15,
+        logger: Optional[LoggerLike] = None,
+    ) -> None:
+        super().__init__(protocol, ping_interval=ping_interval, ping_timeout=ping_timeout,
+                         close_timeout=close_timeout, max_queue=max_queue,
+                         write_limit=write_limit,
+                         logger=logger if logger is not None else server.logger)
         self.server = server
+        self.username: Optional[str] = None  # set by basic_auth()
         self._handler_task: Optional[asyncio.Task] = None
+        self._hook_task: Optional[asyncio.Task] = None
         self._open_timer: Optional[asyncio.TimerHandle] = None
+
+    def respond(self, status: Union[int, http.HTTPStatus], text: str) -> Response:
+        """A plain-text HTTP response refusing the upgrade (Content-Type,
+        Content-Length and ``Connection: close`` set), for ``process_request``
+        or ``process_response`` to return: a health check, a redirect, an
+        authentication failure. Its headers may be changed before returning it."""
+        return self.connection.reject(int(status), text)
 
     @property
     def _upgraded(self) -> bool:
@@ -101,8 +231,36 @@ class ServerWebSocket(WebSocket):
     def _open_timed_out(self) -> None:
         self._open_timer = None
         if self.connection.state is State.CONNECTING and self._stream.transport is not None:
-            logger.info("%s: opening handshake timed out", self._peer())
+            self.logger.info("%s: opening handshake timed out", self._peer())
             self._close_transport(abort=True)
+
+    # -- the opening handshake: request -> hooks -> response --------------------
+    #
+    # Each hook may be a plain function or return an awaitable; the path stays
+    # synchronous (no task, no loop iteration) until a hook returns an
+    # awaitable. Whatever a hook raises becomes a 500 and a logged traceback.
+
+    def _hook_failed(self, name: str) -> Response:
+        self.logger.error("%s failed", name, exc_info=True)
+        return self.connection.reject(500, _HOOK_FAILED)
+
+    def _call_hook(self, name: str, hook: Callable[..., Any], *args: Any) -> Any:
+        """``hook(*args)``: its result, an awaitable, or a 500 if it raised."""
+        try:
+            return hook(*args)
+        except Exception:  # noqa: BLE001 - a failing hook is answered, not fatal
+            return self._hook_failed(name)
+
+    def _later(self, name: str, result: Awaitable[Any], then: Callable[[Any], None]) -> None:
+        """Await a hook's result in a task, then carry on with *then*."""
+        async def wait() -> None:
+            try:
+                value = await result
+            except Exception:  # noqa: BLE001 - as in _call_hook
+                value = self._hook_failed(name)
+            if self._stream.transport is not None and not self._stream.lost.done():
+                then(value)
+        self._hook_task = self._loop.create_task(wait())
 
     def _handshake_event(self, event: Any) -> None:
         if type(event) is not Request:
@@ -110,42 +268,101 @@ class ServerWebSocket(WebSocket):
         self.request = event
         hook = self.server.process_request
         if hook is None:
-            self._respond(None)
+            self._answer(None)
             return
-        result = hook(self, event)
+        result = self._call_hook("process_request", hook, self, event)
         if inspect.isawaitable(result):
-            self._loop.create_task(self._respond_later(result))
+            self._later("process_request", result, self._answer)
         else:
-            self._respond(result)
+            self._answer(result)
 
-    async def _respond_later(self, result: Awaitable[Optional[Response]]) -> None:
+    def _answer(self, response: Any) -> None:
+        """process_request is done: *response* is its answer, or None to
+        answer the upgrade."""
+        if self.connection.state is not State.CONNECTING:
+            return  # the connection refused the handshake itself meanwhile
+        if response is None:
+            response = self._accept()
+        elif not isinstance(response, Response):
+            self.logger.error("process_request returned %r, not a Response or None", response)
+            response = self.connection.reject(500, _HOOK_FAILED)
+        server = self.server
+        if server.server_header is not None and "Server" not in response.headers:
+            response.headers["Server"] = server.server_header
+        hook = server.process_response
+        if hook is None:
+            self._commit(response)
+            return
+        result = self._call_hook("process_response", hook, self, self.request, response)
+        if inspect.isawaitable(result):
+            self._later("process_response",
+                        result, lambda replaced: self._replaced(response, replaced))
+        else:
+            self._replaced(response, result)
+
+    def _replaced(self, response: Response, replacement: Any) -> None:
+        """process_response is done: it gave None (keep *response*, which it
+        may have changed) or a Response to send instead."""
+        if replacement is not None:
+            if isinstance(replacement, Response):
+                response = replacement
+            else:
+                self.logger.error("process_response returned %r, not a Response or None",
+                                  replacement)
+                response = self.connection.reject(500, _HOOK_FAILED)
+        self._commit(response)
+
+    def _accept(self) -> Response:
+        """The answer to an upgrade request that process_request let through:
+        101, or the refusal the request or the server's state deserves."""
+        connection = self.connection
+        server = self.server
+        request = self.request
+        if server.origins is not None:
+            origins = request.headers.get_all("Origin")
+            if len(origins) > 1 or not _origin_allowed(origins[0] if origins else None,
+                                                       server.origins):
+                shown = ", ".join(origins) if origins else "missing"
+                self.logger.info("%s: refused Origin: %s", self._peer(), shown)
+                return connection.reject(
+                    403, f"Failed to open a WebSocket connection: invalid Origin header: {shown}.\n")
+        if server.max_connections is not None and server.open_count >= server.max_connections:
+            return connection.reject(503, "Too many connections\n")
+        if server._closing:
+            return connection.reject(503, "Server is shutting down.\n")
+        if server.select_subprotocol is None:
+            return connection.accept(request, extra_headers=server.extra_headers)
         try:
-            response = await result
-        except Exception:  # noqa: BLE001 - a failing hook must not kill the server
-            logger.error("process_request failed", exc_info=True)
-            response = self.connection.reject(500, "Internal Server Error\n")
-        if self._stream.transport is not None and not self._stream.lost.done():
-            self._respond(response)
+            offered = parse_subprotocols(request.headers.get_all("Sec-WebSocket-Protocol"))
+        except InvalidHandshake:
+            # accept() answers a malformed header with the 400 it deserves
+            return connection.accept(request, extra_headers=server.extra_headers)
+        try:
+            chosen = server.select_subprotocol(self, offered)
+            if chosen is None:
+                saved, connection.subprotocols = connection.subprotocols, ()
+                try:
+                    return connection.accept(request, extra_headers=server.extra_headers)
+                finally:
+                    connection.subprotocols = saved
+            return connection.accept(request, subprotocol=chosen,
+                                     extra_headers=server.extra_headers)
+        except Exception:  # noqa: BLE001 - a failing hook is answered, not fatal
+            return self._hook_failed("select_subprotocol")
 
-    def _respond(self, response: Optional[Response]) -> None:
+    def _commit(self, response: Response) -> None:
+        """Send the response to the upgrade request; on 101, start the handler."""
         connection = self.connection
         server = self.server
         if connection.state is not State.CONNECTING:
-            return  # the connection refused the handshake itself meanwhile
-        if response is None:
-            if server.max_connections is not None and server.open_count >= server.max_connections:
-                response = connection.reject(503, "Too many connections\n")
-            else:
-                response = connection.accept(self.request, extra_headers=server.extra_headers)
-        if server.process_response is not None:
-            response = server.process_response(self, self.request, response) or response
+            return
         self.response = response
         connection.send_response(response)
         if self._open_timer is not None:
             self._open_timer.cancel()
             self._open_timer = None
         if connection.state is State.OPEN:
-            logger.info("%s: connection open: %s", self._peer(), self.request.path)
+            self.logger.info("%s: connection open: %s", self._peer(), self.request.path)
             server.open_count += 1
             self._stream.write_now()
             self._start_keepalive()
@@ -161,7 +378,8 @@ class ServerWebSocket(WebSocket):
                 self._handle_events(pipelined)
         else:
             if connection.handshake_error is not None:
-                logger.info("%s: refused upgrade: %s", self._peer(), connection.handshake_error)
+                self.logger.info("%s: refused upgrade: %s", self._peer(),
+                                 connection.handshake_error)
             self._after_close_expected()
 
     async def _run_handler(self) -> None:
@@ -177,7 +395,7 @@ class ServerWebSocket(WebSocket):
         except asyncio.CancelledError:
             code, reason = 1001, "server shutting down"
         except Exception:  # noqa: BLE001 - report, then close with 1011
-            logger.error("connection handler failed", exc_info=True)
+            self.logger.error("connection handler failed", exc_info=True)
             code, reason = 1011, "internal error"
         try:
             await self.close(code, reason)
@@ -189,20 +407,30 @@ class ServerWebSocket(WebSocket):
         if self._open_timer is not None:
             self._open_timer.cancel()
             self._open_timer = None
+        if self._hook_task is not None and not self._hook_task.done():
+            self._hook_task.cancel()
         if self._upgraded:
             connection = self.connection
-            logger.info("%s: connection closed; close frame sent: %s, received: %s",
-                        self._peer(), _close_frame(connection.close_sent),
-                        _close_frame(connection.close_rcvd))
+            self.logger.info("%s: connection closed; close frame sent: %s, received: %s",
+                             self._peer(), _close_frame(connection.close_sent),
+                             _close_frame(connection.close_rcvd))
         self.server._unregister(self)
 
 
+#: The name of wsfast 0.1 for :class:`ServerConnection`.
+ServerWebSocket = ServerConnection
+
+
 class Server:
-    """A running WebSocket server (what ``await serve(...)`` returns).
+    """A running WebSocket server (what ``await serve(...)`` gives), shaped
+    as ``asyncio.Server``.
 
     Attributes:
         sockets: the listening sockets.
-        websockets: the connections currently open or closing.
+        connections: the connections that are open (handshake done, not closed).
+        websockets: every connection of this server not yet ended (also
+            during the handshake and the closing handshake).
+        logger: the server's logger (``logger`` option of :func:`serve`).
     """
 
     def __init__(
@@ -216,6 +444,11 @@ class Server:
         extra_headers: Any = (),
         open_timeout: Optional[float] = OPEN_TIMEOUT,
         max_connections: Optional[int] = None,
+        origins: Optional[Sequence[Any]] = None,
+        select_subprotocol: Optional[Callable[..., Any]] = None,
+        server_header: Optional[str] = SERVER,
+        logger: Optional[Union[LoggerLike, str]] = None,
+        create_connection: Optional[Callable[..., ServerConnection]] = None,
     ) -> None:
         self.handler = handler
         self.handler_takes_path = _takes_path(handler)
@@ -226,8 +459,16 @@ class Server:
         self.extra_headers = extra_headers
         self.open_timeout = open_timeout
         self.max_connections = max_connections
+        self.origins = _check_origins(origins)
+        self.select_subprotocol = select_subprotocol
+        self.server_header = server_header
+        if isinstance(logger, str):
+            logger = logging.getLogger(logger)
+        self.logger: LoggerLike = logger if logger is not None else _module_logger
+        self.create_connection = create_connection if create_connection is not None \
+            else ServerConnection
         self.open_count = 0
-        self.websockets: Set[ServerWebSocket] = set()
+        self.websockets: Set[ServerConnection] = set()
         self._handler_tasks: Set[asyncio.Task] = set()
         self.server: Optional[asyncio.AbstractServer] = None
         self._loop: Any = None
@@ -235,15 +476,16 @@ class Server:
         self._all_closed: Optional[asyncio.Future] = None
 
     def _protocol_factory(self) -> asyncio.BufferedProtocol:
-        connection = ServerConnection(**self.connection_options)
-        return ServerWebSocket(self, connection, **self.websocket_options).protocol
+        protocol = ServerProtocol(**self.connection_options)
+        websocket = self.create_connection(protocol, self, **self.websocket_options)
+        return websocket.protocol
 
-    def _register(self, websocket: ServerWebSocket) -> None:
+    def _register(self, websocket: ServerConnection) -> None:
         self.websockets.add(websocket)
         if self._closing:
             websocket._close_transport()
 
-    def _unregister(self, websocket: ServerWebSocket) -> None:
+    def _unregister(self, websocket: ServerConnection) -> None:
         if websocket in self.websockets:
             self.websockets.discard(websocket)
             if websocket._upgraded:
@@ -256,11 +498,31 @@ class Server:
             self._all_closed.set_result(None)
 
     @property
-    def sockets(self) -> Sequence[socket.socket]:
-        return self.server.sockets if self.server is not None else ()
+    def connections(self) -> Set[ServerConnection]:
+        """The open connections: what to :func:`broadcast` to."""
+        return {websocket for websocket in self.websockets
+                if websocket.connection.state is State.OPEN}
+
+    @property
+    def sockets(self) -> Tuple[socket.socket, ...]:
+        return tuple(self.server.sockets) if self.server is not None else ()
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the server runs on."""
+        if self._loop is None:
+            raise RuntimeError("the server is not started")
+        return self._loop
+
+    async def start_serving(self) -> None:
+        """Start accepting connections (for ``serve(..., start_serving=False)``);
+        nothing to do if it already does."""
+        if self.server is None:
+            raise RuntimeError("the server is not started")
+        await self.server.start_serving()
 
     def close(self, close_connections: bool = True) -> None:
-        """Stop accepting connections and close the open ones with 1001.
+        """Stop accepting connections and, unless *close_connections* is
+        false, close the open ones with 1001.
 
         Call :meth:`wait_closed` to wait until they are all gone.
         """
@@ -328,7 +590,7 @@ class Server:
             raise
 
     def is_serving(self) -> bool:
-        return self.server is not None and self.server.is_serving()
+        return self.server is not None and self.server.is_serving() and not self._closing
 
     async def __aenter__(self) -> "Server":
         return self
@@ -347,34 +609,57 @@ class serve:
         async with wsfast.serve(echo, "localhost", 8765) as server:
             await server.serve_forever()
 
+    The options are websockets 17's, with its defaults; an unknown keyword is
+    a TypeError here, at the call.
+
     Args:
         handler: ``async def handler(websocket)`` (or legacy
             ``(websocket, path)``); the connection is closed when it returns
             (1000) or raises (1011).
         host, port: where to listen (as ``loop.create_server``).
+        origins: acceptable ``Origin`` values (str, ``re.Pattern`` matched in
+            full, ``None`` for requests without one); others get 403.
+        extensions: :class:`~wsfast.deflate.PerMessageDeflate`
+            configurations to negotiate, in order of preference.
+        subprotocols: supported subprotocols, in order of preference.
+        select_subprotocol: ``f(connection, offered)`` returning the
+            subprotocol to agree on, or None for none; replaces the default
+            choice (the first of ``subprotocols`` offered).
         compression: ``"deflate"`` (default, as websockets), ``None``, or a
             :class:`~wsfast.deflate.PerMessageDeflate`.
-        subprotocols: supported subprotocols, in order of preference.
-        max_size: largest message accepted (1 MiB; ``None``: no limit).
-        max_queue: messages queued before reading pauses (16).
-        write_limit: high-water mark of the write buffer, or (high, low).
+        process_request: ``f(connection, request)`` returning ``None`` to
+            continue or a Response (``connection.respond(status, text)``) to
+            answer instead; may be a coroutine function.
+        process_response: ``f(connection, request, response)``: may change
+            the response, or return one to send instead; may be a coroutine
+            function. Any exception in these three hooks is logged and
+            answered with HTTP 500.
+        server_header: value of the ``Server`` header (``None``: none).
+        open_timeout: how long the opening handshake may take (10 s).
         ping_interval, ping_timeout: keepalive (20 s, 20 s; ``None`` disables).
         close_timeout: how long to wait for each closing step (10 s).
-        open_timeout: how long the opening handshake may take (10 s).
+        max_size: largest message accepted (1 MiB; ``None``: no limit), or a
+            ``(message, fragment)`` tuple also limiting each frame.
+        max_queue: messages queued before reading pauses (16), or a
+            ``(high, low)`` tuple (low: where reading resumes).
+        write_limit: high-water mark of the write buffer (32 KiB), or
+            (high, low); ``None``: asyncio's default (64 KiB).
+        logger: logger (or its name) of the server and its connections.
+        create_connection: the :class:`ServerConnection` subclass (or
+            factory taking its arguments) to make connections with.
         max_connections: refuse more open connections with HTTP 503.
-        process_request: ``f(websocket, request)`` returning ``None`` to
-            continue or a Response (e.g. ``websocket.connection.reject(...)``)
-            to answer instead; may be a coroutine function.
-        process_response: ``f(websocket, request, response)`` returning a
-            replacement response or ``None``.
         extra_headers: headers added to the 101 response.
         text_as_bytes: deliver text messages as validated UTF-8 bytes.
         max_fragments, fragment_overhead, max_frame_size: codec limits, see
             :class:`wsfast.connection.Connection`.
         backend: ``"cython"`` / ``"python"`` to choose the kernels.
         **kwargs: passed to ``loop.create_server`` (``ssl``, ``sock``,
-            ``reuse_port``, ``backlog``, ...).
+            ``reuse_port``, ``backlog``, ``start_serving``...); a keyword it
+            does not take is a TypeError.
     """
+
+    _function = "serve"
+    _loop_keywords = _CREATE_SERVER_KEYWORDS
 
     def __init__(
         self,
@@ -382,18 +667,24 @@ class serve:
         host: Any = None,
         port: Optional[int] = None,
         *,
+        origins: Optional[Sequence[Any]] = None,
+        extensions: Optional[Sequence[PerMessageDeflate]] = None,
+        subprotocols: Optional[Sequence[str]] = None,
+        select_subprotocol: Optional[Callable[..., Optional[str]]] = None,
         compression: Union[str, PerMessageDeflate, None] = "deflate",
-        subprotocols: Sequence[str] = (),
-        max_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE,
-        max_queue: Optional[int] = MAX_QUEUE,
-        write_limit: Any = None,
+        process_request: Optional[Callable[..., Any]] = None,
+        process_response: Optional[Callable[..., Any]] = None,
+        server_header: Optional[str] = SERVER,
+        open_timeout: Optional[float] = OPEN_TIMEOUT,
         ping_interval: Optional[float] = PING_INTERVAL,
         ping_timeout: Optional[float] = PING_TIMEOUT,
         close_timeout: Optional[float] = CLOSE_TIMEOUT,
-        open_timeout: Optional[float] = OPEN_TIMEOUT,
+        max_size: Any = DEFAULT_MAX_MESSAGE_SIZE,
+        max_queue: Any = MAX_QUEUE,
+        write_limit: Any = 2**15,
+        logger: Optional[Union[LoggerLike, str]] = None,
+        create_connection: Optional[Callable[..., ServerConnection]] = None,
         max_connections: Optional[int] = None,
-        process_request: Optional[Callable[..., Any]] = None,
-        process_response: Optional[Callable[..., Any]] = None,
         extra_headers: Any = (),
         text_as_bytes: bool = False,
         max_fragments: Optional[int] = None,
@@ -402,38 +693,58 @@ class serve:
         backend: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
+        check_keywords(self._function, kwargs, self._loop_keywords)
+        max_message_size, max_frame_size = size_limits(max_size, max_frame_size)
         connection_options = dict(
-            subprotocols=subprotocols,
+            # select_subprotocol makes the choice: the codec's default stays out of it
+            subprotocols=() if select_subprotocol is not None else tuple(subprotocols or ()),
             **codec_options(
-                max_size=max_size, max_frame_size=max_frame_size, max_fragments=max_fragments,
-                fragment_overhead=fragment_overhead, text_as_bytes=text_as_bytes,
-                extensions=compression_extensions(compression, default_server_compression),
+                max_size=max_message_size, max_frame_size=max_frame_size,
+                max_fragments=max_fragments, fragment_overhead=fragment_overhead,
+                text_as_bytes=text_as_bytes,
+                extensions=compression_extensions(compression, default_server_compression,
+                                                  extensions),
                 backend=backend),
         )
-        ServerConnection(**connection_options)  # validate the options now
+        ServerProtocol(**connection_options)  # validate the options now
+        websocket_options = dict(ping_interval=ping_interval, ping_timeout=ping_timeout,
+                                 close_timeout=close_timeout, max_queue=max_queue,
+                                 write_limit=write_limit)
+        queue_marks(max_queue)  # validate now, not per connection
+        write_marks(write_limit)
+        if kwargs.get("ssl") is not None:
+            # as websockets: the TLS handshake counts in the opening one
+            kwargs.setdefault("ssl_handshake_timeout", open_timeout)
+            kwargs.setdefault("ssl_shutdown_timeout", close_timeout)
         self._server = Server(
             handler,
             connection_options=connection_options,
-            websocket_options=dict(ping_interval=ping_interval, ping_timeout=ping_timeout,
-                                   close_timeout=close_timeout, max_queue=max_queue,
-                                   write_limit=write_limit),
+            websocket_options=websocket_options,
             process_request=process_request,
             process_response=process_response,
             extra_headers=extra_headers,
             open_timeout=open_timeout,
             max_connections=max_connections,
+            origins=origins,
+            select_subprotocol=select_subprotocol,
+            server_header=server_header,
+            logger=logger,
+            create_connection=create_connection,
         )
         self._host = host
         self._port = port
         self._kwargs = kwargs
+
+    async def _create_server(self, loop: asyncio.AbstractEventLoop) -> asyncio.AbstractServer:
+        return await loop.create_server(self._server._protocol_factory, self._host,
+                                        self._port, **self._kwargs)
 
     async def _start(self) -> Server:
         loop = asyncio.get_running_loop()
         server = self._server
         server._loop = loop
         server._all_closed = loop.create_future()
-        server.server = await loop.create_server(server._protocol_factory, self._host,
-                                                 self._port, **self._kwargs)
+        server.server = await self._create_server(loop)
         return server
 
     def __await__(self) -> Any:
@@ -445,3 +756,21 @@ class serve:
     async def __aexit__(self, *exc_info: Any) -> None:
         self._server.close()
         await self._server.wait_closed()
+
+
+class unix_serve(serve):
+    """:func:`serve` on a Unix socket at *path* (or ``sock=``): for a server
+    behind a reverse proxy on the same machine. The other options are
+    :func:`serve`'s; ``**kwargs`` go to ``loop.create_unix_server``."""
+
+    _function = "unix_serve"
+    _loop_keywords = _CREATE_UNIX_SERVER_KEYWORDS
+
+    def __init__(self, handler: Handler, path: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._path = path
+
+    async def _create_server(self, loop: asyncio.AbstractEventLoop) -> asyncio.AbstractServer:
+        return await loop.create_unix_server(self._server._protocol_factory, self._path,
+                                             **self._kwargs)
+

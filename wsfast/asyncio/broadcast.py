@@ -1,0 +1,99 @@
+"""``broadcast``: one message to many connections, without waiting.
+
+Why a function of its own: it is the fan-out path of chat rooms and live
+dashboards, where the cost per recipient is what counts. A server's frames
+are not masked, so an uncompressed text or binary message is the same bytes
+on every connection: the frame is built once and the same ``bytes`` object
+is queued on each connection that can take it as is (open, no fragmented
+message in progress, no permessage-deflate -- the connection core's
+``fast_send``). The others -- compression, which keeps per-connection state,
+and client connections, which mask each frame -- frame it themselves.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any, Iterable, List, Optional, Union
+
+from ..errors import ConcurrencyError
+from ..frames import Opcode
+from ..state import State
+
+__all__ = ["broadcast"]
+
+_TEXT = int(Opcode.TEXT)
+_BINARY = int(Opcode.BINARY)
+
+
+def broadcast(connections: Iterable[Any], message: Union[str, bytes, bytearray, memoryview],
+              *, text: Optional[bool] = None, raise_exceptions: bool = False) -> None:
+    """Send *message* to every open connection of *connections* (wsfast
+    asyncio connections, server or client side), as websockets'
+    ``broadcast``: without waiting for the write buffers to drain, so a slow
+    client cannot hold the others back (its buffer grows instead; close it
+    if it falls too far behind).
+
+    Connections that are not open are skipped, and so are connections in the
+    middle of sending a fragmented message (another frame would corrupt it).
+    Failures are logged as warnings on the connection's logger; with
+    *raise_exceptions* (Python 3.11+) they are raised together at the end in
+    an ``ExceptionGroup``: ConcurrencyError for a skipped fragmented send,
+    RuntimeError (caused by the failure) for a failed write.
+
+    ``text=True`` sends bytes in a text frame, ``text=False`` str in a binary
+    one, as ``send(text=...)``.
+
+    Raises:
+        TypeError: *message* is neither str nor bytes-like.
+    """
+    if isinstance(message, str):
+        payload = message.encode()
+        opcode = _BINARY if text is False else _TEXT
+    elif isinstance(message, (bytes, bytearray, memoryview)):
+        payload = bytes(message)
+        opcode = _TEXT if text is True else _BINARY
+    else:
+        raise TypeError("data must be str or bytes")
+    if raise_exceptions and sys.version_info < (3, 11):
+        raise ValueError("raise_exceptions requires at least Python 3.11 (ExceptionGroup)")
+    exceptions: List[Exception] = []
+    frame: Optional[bytes] = None
+    for websocket in connections:
+        connection = websocket.connection
+        if connection.state is not State.OPEN:
+            continue
+        stream = websocket._stream
+        core = connection.core
+        if stream.send_lock is not None or core.sending_fragmented:
+            if raise_exceptions:
+                exceptions.append(ConcurrencyError("sending a fragmented message"))
+            else:
+                websocket.logger.warning("skipped broadcast: sending a fragmented message")
+            continue
+        try:
+            if core.fast_send and not connection.is_client:
+                if frame is None:
+                    frame = connection.kernels.build_frame(opcode, payload)
+                # Queued behind whatever the connection has to send, and
+                # written the way its own frames are (see module docstring).
+                core.out.append(frame)
+                stream.pending_bytes += len(payload)
+                stream.write_soon()
+            else:
+                if opcode == _TEXT:
+                    connection.send_text(payload)
+                else:
+                    connection.send_binary(payload)
+                stream.write_soon()
+        except Exception as write_exception:  # noqa: BLE001 - one failure must not stop the rest
+            if raise_exceptions:
+                exception = RuntimeError("failed to write message")
+                exception.__cause__ = write_exception
+                exceptions.append(exception)
+            else:
+                websocket.logger.warning(
+                    "skipped broadcast: failed to write message: %s",
+                    traceback.format_exception_only(type(write_exception), write_exception)[0].strip())
+    if raise_exceptions and exceptions:
+        raise ExceptionGroup("skipped broadcast", exceptions)  # noqa: F821 - 3.11+, checked above
