@@ -117,7 +117,10 @@ def test_unix_serve_refuses_tcp_keywords_at_the_call():
 
 
 @pytest.mark.parametrize("options", [dict(max_queue="many"), dict(max_queue=(8, 16)),
-                                     dict(max_size="big"), dict(max_size=(1, 2, 3))])
+                                     dict(max_size="big"), dict(max_size=(1, 2, 3)),
+                                     dict(subprotocols="chat"), dict(compression="gzip"),
+                                     dict(origins="https://one.example"),
+                                     dict(extensions=["permessage-deflate"])])
 def test_bad_limits_are_refused_at_the_call(options):
     with pytest.raises((TypeError, ValueError)):
         serve(echo, "127.0.0.1", 0, **options)
@@ -796,3 +799,56 @@ def test_connection_attributes(backend):
     websocket, = seen
     assert websocket.id.version == 4
     assert websocket.logger.extra == {"websocket": websocket}
+
+
+# -- TLS, shutdown on SIGTERM (websockets' deployment examples) -------------------------
+
+
+DATA = __import__("pathlib").Path(__file__).parent / "data"
+
+
+def test_tls_and_its_handshake_timeout(backend):
+    import ssl
+
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(DATA / "localhost.crt", DATA / "localhost.key")
+    client_context = ssl.create_default_context(cafile=str(DATA / "localhost.crt"))
+
+    async def main():
+        async with serve(echo, "127.0.0.1", 0, backend=backend.name, ssl=server_context,
+                         open_timeout=0.3) as server:
+            async with ws_connect(f"wss://localhost:{port_of(server)}/", ssl=client_context) as ws:
+                await ws.send("secret")
+                assert await ws.recv() == "secret"
+            # open_timeout bounds the TLS handshake too (ssl_handshake_timeout), as in websockets
+            reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+            assert loop.time() - start < 2
+            writer.close()
+    run(main())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="add_signal_handler is Unix-only")
+def test_shutdown_on_sigterm(backend):
+    import os
+    import signal
+
+    async def wait_forever(websocket):
+        await websocket.wait_closed()
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        async with serve(wait_forever, "127.0.0.1", 0, backend=backend.name) as server:
+            loop.add_signal_handler(signal.SIGTERM, server.close)
+            try:
+                async with ws_connect(uri(server)) as ws:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    await asyncio.wait_for(server.wait_closed(), 5)
+                    with pytest.raises(WSConnectionClosed):
+                        await ws.recv()
+                    assert ws.close_code == 1001
+            finally:
+                loop.remove_signal_handler(signal.SIGTERM)
+    run(main())

@@ -227,8 +227,9 @@ class TestHeadersRfc7230Section3_2:
         with pytest.raises(TypeError):
             Headers().add("Host", 1)
 
-    def test_serialize_writes_crlf_lines(self):
-        assert Headers([("Host", "h"), ("X", "a\tb")]).serialize() == b"Host: h\r\nX: a\tb\r\n"
+    def test_serialize_writes_crlf_lines_and_the_empty_line(self):
+        # websockets' shape: the whole header block, ending with an empty line.
+        assert Headers([("Host", "h"), ("X", "a\tb")]).serialize() == b"Host: h\r\nX: a\tb\r\n\r\n"
 
     @pytest.mark.parametrize("value", ["a\r\nX: y", "a\nb", "a\rb", "a\x00b", "a\x7fb"])
     def test_serialize_refuses_control_characters_in_values(self, value):

@@ -8,19 +8,58 @@ identical behaviour; :data:`IMPLEMENTATION` tells which one this process runs
 from __future__ import annotations
 
 from . import _backend
-from .errors import (
+from .errors import InvalidUtf8, WebSocketError
+from .exceptions import (
+    ConcurrencyError,
     ConnectionClosed,
     ConnectionClosedError,
     ConnectionClosedOK,
+    DuplicateParameter,
+    HeaderLineTooLong,
     InvalidHandshake,
+    InvalidHeader,
+    InvalidHeaderFormat,
+    InvalidHeaderValue,
+    InvalidMessage,
+    InvalidMethod,
+    InvalidOrigin,
+    InvalidParameterName,
+    InvalidParameterValue,
+    InvalidProtocol,
+    InvalidProxy,
+    InvalidProxyMessage,
+    InvalidProxyStatus,
     InvalidState,
-    InvalidUtf8,
+    InvalidStatus,
+    InvalidUpgrade,
+    InvalidURI,
+    NegotiationError,
     PayloadTooBig,
     ProtocolError,
-    WebSocketError,
+    ProxyError,
+    RequestLineTooLong,
+    SecurityError,
+    StatusLineTooLong,
+    TooManyFragments,
+    TooManyHeaders,
+    WebSocketException,
 )
-from .frames import CloseCode, Frame, Opcode
-from .connection import ClientConnection, ServerConnection, State
+from .datastructures import Headers, HeadersLike, MultipleValuesError
+from .frames import Close, CloseCode, Frame, Opcode
+from .http11 import Request, Response
+from .typing import (
+    Data,
+    ExtensionName,
+    ExtensionParameter,
+    LoggerLike,
+    Origin,
+    StatusLike,
+    Subprotocol,
+)
+# ServerConnection / ClientConnection are the sans-I/O classes for now; their
+# websockets names are ServerProtocol / ClientProtocol (see wsfast.protocol).
+from .connection import ClientConnection, ServerConnection
+from .protocol import ClientProtocol, Protocol, ServerProtocol, Side, State
 from .asyncio import connect, serve
 from . import exceptions
 
@@ -47,15 +86,64 @@ __all__ = [
     "Frame",
     "FrameParser",
     "build_frame",
-    "WebSocketError",
-    "ProtocolError",
-    "InvalidUtf8",
-    "PayloadTooBig",
-    "InvalidHandshake",
-    "InvalidState",
+    # websockets.exceptions
+    "WebSocketException",
     "ConnectionClosed",
     "ConnectionClosedOK",
     "ConnectionClosedError",
+    "InvalidURI",
+    "InvalidProxy",
+    "InvalidHandshake",
+    "SecurityError",
+    "RequestLineTooLong",
+    "StatusLineTooLong",
+    "HeaderLineTooLong",
+    "TooManyHeaders",
+    "TooManyFragments",
+    "ProxyError",
+    "InvalidProxyMessage",
+    "InvalidProxyStatus",
+    "InvalidMessage",
+    "InvalidMethod",
+    "InvalidProtocol",
+    "InvalidStatus",
+    "InvalidHeader",
+    "InvalidHeaderFormat",
+    "InvalidHeaderValue",
+    "InvalidOrigin",
+    "InvalidUpgrade",
+    "NegotiationError",
+    "DuplicateParameter",
+    "InvalidParameterName",
+    "InvalidParameterValue",
+    "ProtocolError",
+    "PayloadTooBig",
+    "InvalidState",
+    "ConcurrencyError",
+    # wsfast's own exception names
+    "WebSocketError",
+    "InvalidUtf8",
+    # websockets.datastructures, websockets.http11
+    "Headers",
+    "HeadersLike",
+    "MultipleValuesError",
+    "Request",
+    "Response",
+    # websockets.frames
+    "Close",
+    # websockets.protocol
+    "Protocol",
+    "ServerProtocol",
+    "ClientProtocol",
+    "Side",
+    # websockets.typing
+    "Data",
+    "ExtensionName",
+    "ExtensionParameter",
+    "LoggerLike",
+    "Origin",
+    "StatusLike",
+    "Subprotocol",
     "ServerConnection",
     "ClientConnection",
     "State",

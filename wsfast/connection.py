@@ -28,6 +28,12 @@ writer, outbox, state flags) in a :class:`~wsfast._core_py.ConnectionCore`
 and send through it directly. Receive path: the kernel reader returns a ready
 list of events for each chunk; this module only looks at the (rare) control
 events it flags, so the cost per data message is the kernel's.
+
+Names: these classes are also :class:`wsfast.ServerProtocol` /
+:class:`wsfast.ClientProtocol` (:mod:`wsfast.protocol`), as in websockets,
+whose top-level ``ServerConnection`` / ``ClientConnection`` are asyncio
+connections. The ``*Connection`` names here stay importable but are
+deprecated for new code: prefer the ``*Protocol`` names.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from . import _backend, deflate, handshake
 from . import state as _state
 from .defaults import DEFAULT_FRAGMENT_OVERHEAD, DEFAULT_MAX_MESSAGE_SIZE, MAX_EARLY_DATA, \
     MAX_HEADER_SIZE, MAX_HEADERS, MAX_REQUEST_LINE
-from .errors import InvalidHandshake, InvalidState, ProtocolError
+from .errors import InvalidHandshake, InvalidState, NegotiationError, ProtocolError
 from .events import CloseReceived, Ping, Request, Response
 from .frames import CloseCode, Opcode, serialize_close
 from .handshake import Headers
@@ -142,6 +148,7 @@ class Connection:
         #: Subprotocol agreed in the handshake.
         self.subprotocol: Optional[str] = None
         self._close_expected = False
+        self._rcvd_before_sent = False  # for close_rcvd_then_sent
         self._sending_compressed = False
         self._eof_received = False
         self._writing_paused = False  # see set_writing_paused
@@ -186,6 +193,15 @@ class Connection:
     def close_sent(self) -> Optional[Tuple[int, str]]:
         """``(code, reason)`` of the close frame sent, if any."""
         return self._core.close_sent
+
+    @property
+    def close_rcvd_then_sent(self) -> Optional[bool]:
+        """Whether the peer's close frame came before ours (``None`` unless
+        both exist): :class:`~wsfast.exceptions.ConnectionClosed` reports it."""
+        core = self._core
+        if core.close_rcvd is None or core.close_sent is None:
+            return None
+        return self._rcvd_before_sent
 
     @property
     def control_received(self) -> bool:
@@ -407,6 +423,7 @@ class Connection:
         payload = serialize_close(code, reason)
         core = self._core
         core.write(_CLOSE, payload)
+        self._rcvd_before_sent = core.close_rcvd is not None
         _state.close_sent(core, code, reason)
         if core.close_rcvd is not None:
             self._close_expected = True  # the closing handshake is complete
@@ -680,8 +697,11 @@ class ClientConnection(Connection):
         for name, params in extensions:
             config = next((c for c in self._extensions if c.name == name), None)
             if config is None or session is not None:
-                raise InvalidHandshake(
-                    101, f"unexpected extension in response: {name}", "unexpected-extension"
+                raise NegotiationError(
+                    f"unsupported extension: {name}",
+                    status=101,
+                    rule="unexpected-extension",
+                    reason=f"unexpected extension in response: {name}",
                 )
             session = deflate.accept_response(config, params)
         return session

@@ -77,9 +77,15 @@ sessions after a message each way). A session object itself is ~150 bytes.
 from __future__ import annotations
 
 import zlib
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Sequence, Tuple, Type, Union
 
-from .errors import InvalidHandshake, protocol_error
+from .errors import (
+    DuplicateParameter,
+    InvalidParameterName,
+    InvalidParameterValue,
+    NegotiationError,
+    protocol_error,
+)
 
 __all__ = [
     "EXTENSION_NAME",
@@ -281,7 +287,19 @@ class PerMessageDeflate:
 
 
 class _Unacceptable(Exception):
-    """An offer or a response breaks RFC 7692 §7.1 (internal)."""
+    """An offer or a response breaks RFC 7692 §7.1 (internal).
+
+    ``error`` and ``args`` name websockets' exception for the failure
+    (:class:`~wsfast.exceptions.DuplicateParameter`, ...), raised when a
+    response is refused.
+    """
+
+    def __init__(
+        self, message: str, error: Type[NegotiationError] = NegotiationError, *args: Any
+    ) -> None:
+        super().__init__(message)
+        self.error = error
+        self.error_args = args or (f"invalid permessage-deflate response: {message}",)
 
 
 def _parse(params: Sequence[Tuple[str, Optional[str]]], *, offer: bool) -> tuple:
@@ -297,14 +315,16 @@ def _parse(params: Sequence[Tuple[str, Optional[str]]], *, offer: bool) -> tuple
     for name, value in params:
         # §7.1: the parameters are exactly these four, each at most once.
         if name not in _PARAM_NAMES:
-            raise _Unacceptable(f"unknown parameter {name!r}")
+            raise _Unacceptable(f"unknown parameter {name!r}", InvalidParameterName, name)
         if name in seen:
-            raise _Unacceptable(f"duplicate parameter {name!r}")
+            raise _Unacceptable(f"duplicate parameter {name!r}", DuplicateParameter, name)
         seen.add(name)
         if name == _SERVER_NCT or name == _CLIENT_NCT:
             # §7.1.1.1, §7.1.1.2: "This parameter has no value."
             if value is not None:
-                raise _Unacceptable(f"{name} must not have a value")
+                raise _Unacceptable(
+                    f"{name} must not have a value", InvalidParameterValue, name, value
+                )
             if name == _SERVER_NCT:
                 server_nct = True
             else:
@@ -314,11 +334,16 @@ def _parse(params: Sequence[Tuple[str, Optional[str]]], *, offer: bool) -> tuple
             if name == _CLIENT_MWB and offer:
                 client_mwb = True
             else:
-                raise _Unacceptable(f"{name} needs a value")
+                raise _Unacceptable(f"{name} needs a value", InvalidParameterValue, name, None)
         else:
             bits = _WINDOW_BITS.get(value)
             if bits is None:
-                raise _Unacceptable(f"{name}={value!r} is not an integer from 8 to 15")
+                raise _Unacceptable(
+                    f"{name}={value!r} is not an integer from 8 to 15",
+                    InvalidParameterValue,
+                    name,
+                    value,
+                )
             if name == _SERVER_MWB:
                 server_mwb = bits
             else:
@@ -478,8 +503,11 @@ def accept_response(
                     f"{config.client_max_window_bits}"
                 )
     except _Unacceptable as exc:
-        raise InvalidHandshake(
-            status, f"invalid permessage-deflate response: {exc}", "bad-deflate-response"
+        raise exc.error(
+            *exc.error_args,
+            status=status,
+            rule="bad-deflate-response",
+            reason=f"invalid permessage-deflate response: {exc}",
         ) from None
 
     if client_mwb is None:

@@ -16,6 +16,9 @@ __all__ = [
     "Opcode",
     "CloseCode",
     "Frame",
+    "Close",
+    "CLOSE_CODE_EXPLANATIONS",
+    "OK_CLOSE_CODES",
     "DATA_OPCODES",
     "CONTROL_OPCODES",
     "MAX_CONTROL_PAYLOAD",
@@ -41,6 +44,8 @@ class Opcode(enum.IntEnum):
     CLOSE = 0x8
     PING = 0x9
     PONG = 0xA
+    #: websockets' name for CONTINUATION (an alias: same member).
+    CONT = 0x0
 
 
 DATA_OPCODES = frozenset({Opcode.CONTINUATION, Opcode.TEXT, Opcode.BINARY})
@@ -68,6 +73,32 @@ class CloseCode(enum.IntEnum):
     TLS_HANDSHAKE = 1015
 
 
+#: Short descriptions of the close codes, for logs and ``str(Close(...))``.
+CLOSE_CODE_EXPLANATIONS = {
+    CloseCode.NORMAL_CLOSURE: "OK",
+    CloseCode.GOING_AWAY: "going away",
+    CloseCode.PROTOCOL_ERROR: "protocol error",
+    CloseCode.UNSUPPORTED_DATA: "unsupported data",
+    CloseCode.NO_STATUS_RCVD: "no status received [internal]",
+    CloseCode.ABNORMAL_CLOSURE: "abnormal closure [internal]",
+    CloseCode.INVALID_DATA: "invalid frame payload data",
+    CloseCode.POLICY_VIOLATION: "policy violation",
+    CloseCode.MESSAGE_TOO_BIG: "message too big",
+    CloseCode.MANDATORY_EXTENSION: "mandatory extension",
+    CloseCode.INTERNAL_ERROR: "internal error",
+    CloseCode.SERVICE_RESTART: "service restart",
+    CloseCode.TRY_AGAIN_LATER: "try again later",
+    CloseCode.BAD_GATEWAY: "bad gateway",
+    CloseCode.TLS_HANDSHAKE: "TLS handshake failure [internal]",
+}
+
+#: A connection that ends with these codes on both sides ended normally
+#: (:class:`~wsfast.exceptions.ConnectionClosedOK`).
+OK_CLOSE_CODES = frozenset(
+    {CloseCode.NORMAL_CLOSURE, CloseCode.GOING_AWAY, CloseCode.NO_STATUS_RCVD}
+)
+
+
 class Frame(Record):
     """One WebSocket frame, unmasked.
 
@@ -83,6 +114,11 @@ class Frame(Record):
     rsv1: bool
     rsv2: bool
     rsv3: bool
+
+    @property
+    def data(self) -> bytes:
+        """websockets' name for :attr:`payload`."""
+        return self.payload
 
 
 def is_valid_close_code(code: int) -> bool:
@@ -140,3 +176,52 @@ def serialize_close(code: int = CloseCode.NORMAL_CLOSURE, reason: Union[str, byt
     if len(payload) > MAX_CONTROL_PAYLOAD:
         raise ValueError("close reason longer than 123 bytes")
     return payload
+
+
+class Close(Record):
+    """The code and reason of a close frame, as websockets' ``Close``.
+
+    :class:`~wsfast.exceptions.ConnectionClosed` carries one for the frame
+    received and one for the frame sent. ``str()`` gives the code, what it
+    means and the reason, e.g. ``1001 (going away) server restart``.
+    """
+
+    __slots__ = ("code", "reason")
+
+    code: int
+    reason: str
+
+    def __str__(self) -> str:
+        code = self.code
+        if 3000 <= code < 4000:
+            explanation = "registered"
+        elif 4000 <= code < 5000:
+            explanation = "private use"
+        else:
+            explanation = CLOSE_CODE_EXPLANATIONS.get(code, "unknown")
+        text = f"{code} ({explanation})"
+        return f"{text} {self.reason}" if self.reason else text
+
+    @classmethod
+    def parse(cls, data: bytes) -> "Close":
+        """Decode a close frame payload; an empty one is ``Close(1005, "")``.
+
+        Raises:
+            ProtocolError: as :func:`parse_close`.
+        """
+        code, reason = parse_close(data)
+        return cls(code, reason)
+
+    def serialize(self) -> bytes:
+        """Encode as a close frame payload.
+
+        Raises:
+            ValueError: as :func:`serialize_close`.
+        """
+        return serialize_close(self.code, self.reason)
+
+    def check(self) -> None:
+        """Raise :class:`~wsfast.errors.ProtocolError` if the code may not
+        appear on the wire (RFC 6455 §7.4)."""
+        if self.code != CloseCode.NO_STATUS_RCVD and not is_valid_close_code(self.code):
+            raise protocol_error("invalid-close-code", code=self.code)

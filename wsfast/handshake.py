@@ -3,8 +3,11 @@
 The parsers of :mod:`wsfast.http11` turn bytes into a
 :class:`~wsfast.events.Request` or :class:`~wsfast.events.Response`; the plain
 functions here validate those events and build the answer. Every failure
-raises :class:`~wsfast.errors.InvalidHandshake` with an HTTP status, a stable
-rule id and, where HTTP requires them, the headers the refusal must carry.
+raises an :class:`~wsfast.errors.InvalidHandshake` with an HTTP status, a
+stable rule id and, where HTTP requires them, the headers the refusal must
+carry; its class is the one websockets raises in the same case
+(:class:`~wsfast.exceptions.InvalidHeader`, ``InvalidHeaderValue``,
+``InvalidUpgrade``, ``InvalidStatus``, ``NegotiationError``...).
 :func:`response_for_error` turns it into the response a server sends.
 
 This module holds only the rules of the WebSocket upgrade. It builds on
@@ -57,7 +60,14 @@ import hashlib
 import os
 from typing import Optional, Sequence, Tuple, Union
 
-from .errors import InvalidHandshake
+from .errors import (
+    InvalidHandshake,
+    InvalidHeader,
+    InvalidHeaderValue,
+    InvalidStatus,
+    InvalidUpgrade,
+    NegotiationError,
+)
 from .events import Request, Response
 from .frames import WS_GUID
 from .headers import (
@@ -153,53 +163,72 @@ def check_request(request: Request) -> str:
     # RFC 7230 §5.4: exactly one Host in an HTTP/1.1 request (§4.2.1 item 2).
     hosts = headers.get_all("Host")
     if not hosts:
-        raise InvalidHandshake(400, "missing Host header", "missing-host")
+        raise InvalidHeader("Host", status=400, rule="missing-host")
     if len(hosts) > 1:
-        raise InvalidHandshake(400, "more than one Host header", "duplicate-host")
+        raise InvalidHeader(
+            "Host", "multiple values", rule="duplicate-host", reason="more than one Host header"
+        )
     # §4.2.1 item 3: Upgrade contains "websocket", case-insensitively.
     upgrade = _parse_upgrade(headers.get_all("Upgrade"))
     if not any(protocol.lower() == "websocket" for protocol in upgrade):
-        raise InvalidHandshake(
-            426, "Upgrade header does not ask for websocket", "missing-upgrade", _UPGRADE_REQUIRED
+        raise InvalidUpgrade(
+            "Upgrade",
+            ", ".join(upgrade) or None,
+            status=426,
+            rule="missing-upgrade",
+            headers=_UPGRADE_REQUIRED,
+            reason="Upgrade header does not ask for websocket",
         )
     # §4.2.1 item 4: Connection contains "Upgrade", case-insensitively.
     connection = parse_token_list(
         headers.get_all("Connection"), header="Connection", rule="bad-connection-header"
     )
     if not any(token.lower() == "upgrade" for token in connection):
-        raise InvalidHandshake(
-            426,
-            "Connection header does not list upgrade",
-            "missing-connection-upgrade",
-            _UPGRADE_REQUIRED,
+        raise InvalidUpgrade(
+            "Connection",
+            ", ".join(connection) or None,
+            status=426,
+            rule="missing-connection-upgrade",
+            headers=_UPGRADE_REQUIRED,
+            reason="Connection header does not list upgrade",
         )
     # §4.2.1 item 6 and §4.4: version 13, else 426 naming the version we speak.
     versions = headers.get_all("Sec-WebSocket-Version")
     if not versions:
-        raise InvalidHandshake(
-            426, "missing Sec-WebSocket-Version header", "missing-version", _VERSION_REQUIRED
+        raise InvalidHeader(
+            "Sec-WebSocket-Version", status=426, rule="missing-version", headers=_VERSION_REQUIRED
         )
     if versions != ["13"]:
-        raise InvalidHandshake(
-            426,
-            f"unsupported Sec-WebSocket-Version {', '.join(versions)[:40]!r}",
-            "unsupported-version",
-            _VERSION_REQUIRED,
+        raise InvalidHeaderValue(
+            "Sec-WebSocket-Version",
+            ", ".join(versions),
+            status=426,
+            rule="unsupported-version",
+            headers=_VERSION_REQUIRED,
+            reason=f"unsupported Sec-WebSocket-Version {', '.join(versions)[:40]!r}",
         )
     # §4.2.1 item 5: one key, base64 of 16 bytes.
     keys = headers.get_all("Sec-WebSocket-Key")
     if not keys:
-        raise InvalidHandshake(400, "missing Sec-WebSocket-Key header", "missing-key")
+        raise InvalidHeader("Sec-WebSocket-Key", status=400, rule="missing-key")
     if len(keys) > 1:
-        raise InvalidHandshake(400, "more than one Sec-WebSocket-Key header", "duplicate-key")
+        raise InvalidHeader(
+            "Sec-WebSocket-Key",
+            "multiple values",
+            rule="duplicate-key",
+            reason="more than one Sec-WebSocket-Key header",
+        )
     key = keys[0]
     try:
         raw = base64.b64decode(key, validate=True)
     except (binascii.Error, ValueError):
         raw = b""
     if len(raw) != 16:
-        raise InvalidHandshake(
-            400, "Sec-WebSocket-Key is not the base64 of 16 bytes", "bad-key"
+        raise InvalidHeaderValue(
+            "Sec-WebSocket-Key",
+            key,
+            rule="bad-key",
+            reason="Sec-WebSocket-Key is not the base64 of 16 bytes",
         )
     return key
 
@@ -393,50 +422,77 @@ def check_response(
     status = response.status_code
     if status != 101:
         # §4.1: anything but 101 is handled per HTTP; the handshake failed.
-        raise InvalidHandshake(
-            status,
-            f"server answered {status} {response.reason_phrase}".rstrip(),
-            "unexpected-status",
+        raise InvalidStatus(
+            response,
+            rule="unexpected-status",
+            reason=f"server answered {status} {response.reason_phrase}".rstrip(),
         )
     headers = _as_headers(response.headers)
     try:
         # §4.1 item 2 of the response checks: Upgrade is websocket.
         upgrade = _parse_upgrade(headers.get_all("Upgrade"))
         if not any(protocol.lower() == "websocket" for protocol in upgrade):
-            raise InvalidHandshake(status, "Upgrade header is not websocket", "missing-upgrade")
+            raise InvalidUpgrade(
+                "Upgrade",
+                ", ".join(upgrade) or None,
+                status=status,
+                rule="missing-upgrade",
+                headers=(),
+                reason="Upgrade header is not websocket",
+            )
         # Item 3: Connection contains upgrade.
         connection = parse_token_list(
             headers.get_all("Connection"), header="Connection", rule="bad-connection-header"
         )
         if not any(token.lower() == "upgrade" for token in connection):
-            raise InvalidHandshake(
-                status, "Connection header does not list upgrade", "missing-connection-upgrade"
+            raise InvalidUpgrade(
+                "Connection",
+                ", ".join(connection) or None,
+                status=status,
+                rule="missing-connection-upgrade",
+                headers=(),
+                reason="Connection header does not list upgrade",
             )
         # Item 4: Sec-WebSocket-Accept proves the server read our key.
         accepts = headers.get_all("Sec-WebSocket-Accept")
         if not accepts:
-            raise InvalidHandshake(status, "missing Sec-WebSocket-Accept header", "missing-accept")
+            raise InvalidHeader("Sec-WebSocket-Accept", status=status, rule="missing-accept")
         if len(accepts) > 1:
-            raise InvalidHandshake(
-                status, "more than one Sec-WebSocket-Accept header", "duplicate-accept"
+            raise InvalidHeader(
+                "Sec-WebSocket-Accept",
+                "multiple values",
+                status=status,
+                rule="duplicate-accept",
+                reason="more than one Sec-WebSocket-Accept header",
             )
         if accepts[0] != accept_key(key):
-            raise InvalidHandshake(status, "wrong Sec-WebSocket-Accept", "bad-accept")
+            raise InvalidHeaderValue(
+                "Sec-WebSocket-Accept",
+                accepts[0],
+                status=status,
+                rule="bad-accept",
+                reason="wrong Sec-WebSocket-Accept",
+            )
         # Item 6: one subprotocol at most, and one we offered.
         subprotocol = None
         values = headers.get_all("Sec-WebSocket-Protocol")
         if values:
             protocols = parse_subprotocols(values)
             if len(protocols) > 1:
-                raise InvalidHandshake(
-                    status, "server chose several subprotocols", "multiple-subprotocols"
+                raise InvalidHeader(
+                    "Sec-WebSocket-Protocol",
+                    f"multiple values: {', '.join(protocols)}",
+                    status=status,
+                    rule="multiple-subprotocols",
+                    reason="server chose several subprotocols",
                 )
             subprotocol = protocols[0]
             if subprotocol not in offered_subprotocols:
-                raise InvalidHandshake(
-                    status,
-                    f"server chose subprotocol {subprotocol!r}, which was not offered",
-                    "unexpected-subprotocol",
+                raise NegotiationError(
+                    f"unsupported subprotocol: {subprotocol}",
+                    status=status,
+                    rule="unexpected-subprotocol",
+                    reason=f"server chose subprotocol {subprotocol!r}, which was not offered",
                 )
         # Item 5: the extensions are parsed here, judged by the caller.
         extensions = parse_extensions(headers.get_all("Sec-WebSocket-Extensions"))
@@ -444,5 +500,5 @@ def check_response(
         if exc.status == status:
             raise
         # Grammar helpers speak as a server (400); report the server's status.
-        raise InvalidHandshake(status, exc.reason, exc.rule) from exc
+        raise exc.with_status(status) from exc
     return subprotocol, extensions

@@ -1,7 +1,8 @@
 """HTTP header fields and the grammar of their values, as the upgrade uses them.
 
-:class:`Headers` is the ordered, case-insensitive multi-map that both
-:class:`~wsfast.events.Request` and :class:`~wsfast.events.Response` carry.
+:class:`Headers`, the ordered, case-insensitive multi-map that both
+:class:`~wsfast.events.Request` and :class:`~wsfast.events.Response` carry,
+is defined in :mod:`wsfast.datastructures` and importable from here too.
 The functions parse and build the values of the fields the upgrade reads:
 comma-separated lists of tokens (RFC 7230 §7, §3.2.6), ``Upgrade`` (RFC 7230
 §6.7), ``Sec-WebSocket-Protocol`` (RFC 6455 §4.3) and
@@ -11,27 +12,30 @@ This module is separate because the grammar of a field value depends neither
 on how a message is framed on the wire (:mod:`wsfast.http11`) nor on what the
 handshake requires of it (:mod:`wsfast.handshake`), and so that
 :mod:`wsfast.events` can type its headers without importing either. It
-imports nothing from wsfast but :mod:`wsfast.errors`: a value that breaks the
-grammar raises :class:`~wsfast.errors.InvalidHandshake` (400) with its own
-rule id.
+imports nothing from wsfast but :mod:`wsfast.datastructures` and
+:mod:`wsfast.errors`: a value that breaks the
+grammar raises :class:`~wsfast.exceptions.InvalidHeaderFormat` (an
+:class:`~wsfast.errors.InvalidHandshake`, 400) with its own rule id, as
+websockets does.
 """
 
 from __future__ import annotations
 
 import re
-from typing import (
-    Any,
-    Dict,
-    Iterable,
-    Iterator,
-    List,
-    Mapping,
-    Optional,
-    Tuple,
-    Union,
-)
+from typing import Iterable, List, Optional, Tuple
 
-from .errors import InvalidHandshake
+# Headers and friends live in wsfast.datastructures (websockets' module for
+# them); they stay importable from here, where wsfast's code imported them.
+from .datastructures import (  # noqa: F401
+    _CTL,
+    _TCHARS,
+    _TOKEN,
+    Headers,
+    HeadersLike,
+    MultipleValuesError,
+    _as_headers,
+)
+from .errors import InvalidHandshake, InvalidHeaderFormat, InvalidHeaderValue
 
 __all__ = [
     "Headers",
@@ -44,151 +48,14 @@ __all__ = [
     "serialize_extensions",
 ]
 
-HeadersLike = Union["Headers", Mapping[str, str], Iterable[Tuple[str, str]]]
 ExtensionList = List[Tuple[str, List[Tuple[str, Optional[str]]]]]
 
-# RFC 7230 §3.2.6: token = 1*tchar.
-_TCHARS = r"!#$%&'*+\-.^_`|~0-9A-Za-z"
-_TOKEN = re.compile(f"[{_TCHARS}]+")
+# RFC 7230 §3.2.6: token = 1*tchar (_TCHARS, _TOKEN and _CTL are shared
+# with wsfast.datastructures, which checks the fields it serializes).
 # The bytes twins below serve the parsers of wsfast.http11, which read raw lines.
 _BYTES_TOKEN = re.compile(f"[{_TCHARS}]+".encode())
-# RFC 7230 §3.2: field-value is VCHAR / obs-text / SP / HTAB; every other
-# control character (NUL, CR, LF, DEL, ...) is refused.
-_CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _BYTES_CTL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _OWS = " \t"
-
-
-# --------------------------------------------------------------------------
-# Headers
-
-
-class MultipleValuesError(KeyError):
-    """A header read as a single value appears several times."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
-
-
-class Headers:
-    """An ordered, case-insensitive multi-map of HTTP header fields.
-
-    Field names keep the case they were given in; lookups ignore it.
-    ``headers[name] = value`` *appends* a field, as in websockets, so code
-    written for that library works unchanged; ``del headers[name]`` removes
-    every field of that name.
-
-    Args:
-        items: ``(name, value)`` pairs, a mapping, or another :class:`Headers`.
-
-    Names and values are checked when the headers are serialized
-    (:meth:`serialize`), not when they are stored.
-    """
-
-    __slots__ = ("_items", "_index")
-
-    __hash__ = None  # type: ignore[assignment]  # mutable
-
-    def __init__(self, items: Optional[HeadersLike] = None) -> None:
-        self._items: List[Tuple[str, str]] = []
-        self._index: Dict[str, List[str]] = {}
-        if items is None:
-            return
-        if isinstance(items, Headers):
-            pairs: Iterable[Tuple[str, str]] = items._items
-        elif isinstance(items, Mapping):
-            pairs = items.items()
-        else:
-            pairs = items
-        for name, value in pairs:
-            self.add(name, value)
-
-    def add(self, name: str, value: str) -> None:
-        """Append a field ``name: value``."""
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise TypeError(f"header names and values must be str, got {name!r}: {value!r}")
-        self._items.append((name, value))
-        self._index.setdefault(name.lower(), []).append(value)
-
-    def get(self, name: str, default: Any = None) -> Any:
-        """Return the first value of ``name``, or ``default`` if it is absent."""
-        values = self._index.get(name.lower())
-        return values[0] if values else default
-
-    def get_all(self, name: str) -> List[str]:
-        """Return every value of ``name`` in order (an empty list if absent)."""
-        return list(self._index.get(name.lower(), ()))
-
-    def items(self) -> List[Tuple[str, str]]:
-        """Return every ``(name, value)`` field in order, names as given."""
-        return list(self._items)
-
-    def copy(self) -> Headers:
-        """Return an independent copy."""
-        return Headers(self)
-
-    def serialize(self) -> bytes:
-        """Return the fields as HTTP/1.1 lines, each ending in CRLF.
-
-        Raises:
-            ValueError: if a name is not an HTTP token, or a value holds a
-                control character (CR, LF, NUL, ...) or a character outside
-                Latin-1.
-        """
-        lines = []
-        for name, value in self._items:
-            # RFC 7230 §3.2: field-name = token; field-value has no CTL.
-            if not _TOKEN.fullmatch(name):
-                raise ValueError(f"invalid header name {name!r}")
-            if _CTL.search(value):
-                raise ValueError(f"invalid character in header {name}: {value!r}")
-            lines.append(f"{name}: {value}\r\n")
-        text = "".join(lines)
-        try:
-            return text.encode("latin-1")
-        except UnicodeEncodeError:
-            raise ValueError("header values must be Latin-1 text") from None
-
-    def __getitem__(self, name: str) -> str:
-        values = self._index.get(name.lower()) if isinstance(name, str) else None
-        if not values:
-            raise KeyError(name)
-        if len(values) > 1:
-            raise MultipleValuesError(f"{name!r} appears {len(values)} times")
-        return values[0]
-
-    def __setitem__(self, name: str, value: str) -> None:
-        self.add(name, value)
-
-    def __delitem__(self, name: str) -> None:
-        key = name.lower()
-        if key not in self._index:
-            raise KeyError(name)
-        del self._index[key]
-        self._items = [item for item in self._items if item[0].lower() != key]
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._index
-
-    def __iter__(self) -> Iterator[str]:
-        return iter([name for name, _ in self._items])
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Headers):
-            return NotImplemented
-        return [(n.lower(), v) for n, v in self._items] == [
-            (n.lower(), v) for n, v in other._items
-        ]
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._items!r})"
-
-
-def _as_headers(headers: Any) -> Headers:
-    return headers if isinstance(headers, Headers) else Headers(headers)
 
 
 # --------------------------------------------------------------------------
@@ -227,7 +94,14 @@ def parse_token_list(
     for value in values:
         for element in _list_elements(value):
             if not _TOKEN.fullmatch(element):
-                raise InvalidHandshake(400, f"invalid token {element!r} in {header}", rule)
+                raise InvalidHeaderFormat(
+                    header,
+                    "expected token",
+                    value,
+                    value.find(element),
+                    rule=rule,
+                    reason=f"invalid token {element!r} in {header}",
+                )
             tokens.append(element)
     return tokens
 
@@ -239,7 +113,14 @@ def _parse_upgrade(values: Iterable[str], rule: str = "bad-upgrade-header") -> L
         for element in _list_elements(value):
             name, slash, version = element.partition("/")
             if not _TOKEN.fullmatch(name) or (slash and not _TOKEN.fullmatch(version)):
-                raise InvalidHandshake(400, f"invalid protocol {element!r} in Upgrade", rule)
+                raise InvalidHeaderFormat(
+                    "Upgrade",
+                    "expected protocol",
+                    value,
+                    value.find(element),
+                    rule=rule,
+                    reason=f"invalid protocol {element!r} in Upgrade",
+                )
             protocols.append(element)
     return protocols
 
@@ -263,8 +144,11 @@ def parse_subprotocols(values: Iterable[str]) -> List[str]:
             [value], header="Sec-WebSocket-Protocol", rule="bad-subprotocol-header"
         )
         if not found:
-            raise InvalidHandshake(
-                400, "empty Sec-WebSocket-Protocol header", "bad-subprotocol-header"
+            raise InvalidHeaderValue(
+                "Sec-WebSocket-Protocol",
+                value,
+                rule="bad-subprotocol-header",
+                reason="empty Sec-WebSocket-Protocol header",
             )
         protocols += found
     return protocols
@@ -348,9 +232,17 @@ def parse_extensions(values: Iterable[str]) -> ExtensionList:
     return extensions
 
 
-def _bad_extensions(value: str, why: str) -> InvalidHandshake:
-    return InvalidHandshake(
-        400, f"invalid Sec-WebSocket-Extensions {value[:100]!r}: {why}", "bad-extensions-header"
+def _bad_extensions(value: str, why: str, pos: Optional[int] = None) -> InvalidHandshake:
+    # websockets' InvalidHeaderFormat names the position apart; wsfast's
+    # reason (the response body) keeps it in the sentence.
+    where = "" if pos is None else f" at {pos}"
+    return InvalidHeaderFormat(
+        "Sec-WebSocket-Extensions",
+        why,
+        value,
+        len(value) if pos is None else pos,
+        rule="bad-extensions-header",
+        reason=f"invalid Sec-WebSocket-Extensions {value[:100]!r}: {why}{where}",
     )
 
 
@@ -365,7 +257,7 @@ def _parse_extension_line(value: str, into: ExtensionList) -> None:
             return
         name = scan.token()
         if name is None:
-            raise _bad_extensions(value, f"expected an extension name at {scan.pos}")
+            raise _bad_extensions(value, "expected an extension name", scan.pos)
         params: List[Tuple[str, Optional[str]]] = []
         scan.skip_ows()
         while scan.peek() == ";":
@@ -373,7 +265,7 @@ def _parse_extension_line(value: str, into: ExtensionList) -> None:
             scan.skip_ows()
             param = scan.token()
             if param is None:
-                raise _bad_extensions(value, f"expected a parameter name at {scan.pos}")
+                raise _bad_extensions(value, "expected a parameter name", scan.pos)
             scan.skip_ows()
             param_value: Optional[str] = None
             if scan.peek() == "=":
@@ -394,7 +286,7 @@ def _parse_extension_line(value: str, into: ExtensionList) -> None:
         if scan.peek() == ",":
             scan.pos += 1
         elif scan.peek() != "":
-            raise _bad_extensions(value, f"unexpected {scan.peek()!r} at {scan.pos}")
+            raise _bad_extensions(value, f"unexpected {scan.peek()!r}", scan.pos)
 
 
 def serialize_extensions(

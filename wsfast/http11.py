@@ -3,9 +3,13 @@
 Bytes go into :class:`RequestParser` / :class:`ResponseParser`, which return a
 :class:`~wsfast.events.Request` or :class:`~wsfast.events.Response` once the
 whole header block has arrived; :func:`serialize_request` and
-:func:`serialize_response` write them out. Every failure raises
+:func:`serialize_response` write them out. Every failure raises an
 :class:`~wsfast.errors.InvalidHandshake` with an HTTP status, a stable rule id
-and, where HTTP requires them, the headers the refusal must carry.
+and, where HTTP requires them, the headers the refusal must carry; its class
+is websockets' for the case (``RequestLineTooLong``, ``HeaderLineTooLong``,
+``TooManyHeaders``, ``InvalidMethod``, ``InvalidProtocol``, else
+``InvalidMessage``). ``Request`` and ``Response`` are the events of
+:mod:`wsfast.events`, importable from here as in websockets.
 
 This module is separate because it knows how a message is framed on the wire,
 not what the WebSocket upgrade requires of it: those rules (RFC 6455 §4) are
@@ -55,7 +59,8 @@ from __future__ import annotations
 
 import http
 import re
-from typing import Any, Iterable, Optional, Tuple
+import sys
+from typing import Any, Iterable, Optional, Tuple, Type
 
 from .defaults import (
     MAX_HEADER_BLOCK,
@@ -64,17 +69,45 @@ from .defaults import (
     MAX_REQUEST_LINE,
     MAX_RESPONSE_BODY,
 )
-from .errors import InvalidHandshake
-from .events import Request, Response
+from .errors import (
+    HeaderLineTooLong,
+    InvalidHandshake,
+    InvalidMessage,
+    InvalidMethod,
+    InvalidProtocol,
+    RequestLineTooLong,
+    SecurityError,
+    StatusLineTooLong,
+    TooManyHeaders,
+)
+from .events import Request, Response  # the same classes serve as events and as messages
 from .headers import Headers, _BYTES_CTL, _BYTES_TOKEN, _CTL, _as_headers
 
 __all__ = [
+    "Request",
+    "Response",
+    "SERVER",  # noqa: F822 - module __getattr__
+    "USER_AGENT",  # noqa: F822
     "RequestParser",
     "ResponseParser",
     "serialize_request",
     "serialize_response",
     "reason_phrase",
 ]
+
+
+def __getattr__(name: str) -> str:
+    # SERVER and USER_AGENT: the default ``Server`` header of a server and
+    # ``User-Agent`` header of a client, in websockets' shape
+    # (``Python/3.x <library>/<version>``). Computed on first use because the
+    # version lives in the package, which imports this module.
+    if name in ("SERVER", "USER_AGENT"):
+        from . import __version__
+
+        python = f"{sys.version_info.major}.{sys.version_info.minor}"
+        return f"Python/{python} wsfast/{__version__}"
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # RFC 7230 §2.6: HTTP-version = "HTTP/" DIGIT "." DIGIT (case-sensitive).
 _HTTP_VERSION = re.compile(rb"HTTP/([0-9])\.([0-9])")
@@ -104,6 +137,7 @@ class _HeadParser:
     _status_override: Optional[int] = None
     _start_line_rule = "request-line-too-long"
     _start_line_status = 414
+    _start_line_error: Type[InvalidHandshake] = RequestLineTooLong
 
     def __init__(
         self,
@@ -147,11 +181,22 @@ class _HeadParser:
         return self._event
 
     def _fail(
-        self, status: int, reason: str, rule: str, headers: Iterable[Tuple[str, str]] = ()
+        self,
+        status: int,
+        reason: str,
+        rule: str,
+        headers: Iterable[Tuple[str, str]] = (),
+        *,
+        error: Type[InvalidHandshake] = InvalidMessage,
+        args: Tuple[Any, ...] = (),
     ) -> InvalidHandshake:
+        # *error* is websockets' class for the failure, built with its own
+        # *args* (its message is *reason* when it takes none).
         if self._status_override is not None:
-            return InvalidHandshake(self._status_override, reason, rule)
-        return InvalidHandshake(status, reason, rule, headers)
+            status, headers = self._status_override, ()
+        if args:
+            return error(*args, status=status, rule=rule, headers=headers, reason=reason)
+        return error(reason, status=status, rule=rule, headers=headers)
 
     def _feed(self, data: bytes) -> None:
         buffer = self._buffer
@@ -198,15 +243,22 @@ class _HeadParser:
                     self._start_line_status,
                     f"start line longer than {self.max_line} bytes",
                     self._start_line_rule,
+                    error=self._start_line_error,
                 )
         elif length > self.max_header_size:
             raise self._fail(
-                431, f"header line longer than {self.max_header_size} bytes", "header-too-large"
+                431,
+                f"header line longer than {self.max_header_size} bytes",
+                "header-too-large",
+                error=HeaderLineTooLong,
             )
 
     def _total_error(self) -> InvalidHandshake:
         return self._fail(
-            431, f"header block longer than {self.max_total} bytes", "header-block-too-large"
+            431,
+            f"header block longer than {self.max_total} bytes",
+            "header-block-too-large",
+            error=SecurityError,
         )
 
     def _line(self, line: bytes) -> None:
@@ -239,7 +291,12 @@ class _HeadParser:
                 400, f"invalid character in header {name.decode()}", "bad-header-value"
             )
         if len(self._headers) >= self.max_headers:
-            raise self._fail(431, f"more than {self.max_headers} header fields", "too-many-headers")
+            raise self._fail(
+                431,
+                f"more than {self.max_headers} header fields",
+                "too-many-headers",
+                error=TooManyHeaders,
+            )
         self._headers.add(name.decode("ascii"), value.decode("latin-1"))
 
     def _start_line(self, line: bytes) -> None:  # pragma: no cover - abstract
@@ -294,14 +351,31 @@ class RequestParser(_HeadParser):
         if match is None:
             raise self._fail(400, "malformed HTTP version", "bad-request-line")
         if match.group(1) != b"1":
-            raise self._fail(505, "only HTTP/1.1 is supported", "unsupported-http-version")
+            raise self._fail(
+                505,
+                "only HTTP/1.1 is supported",
+                "unsupported-http-version",
+                error=InvalidProtocol,
+                args=(version.decode("ascii"),),
+            )
         # RFC 6455 §4.1: "the method of the request MUST be GET, and the HTTP
         # version MUST be at least 1.1".
         if match.group(2) == b"0":
-            raise self._fail(400, "the upgrade requires HTTP/1.1", "http-1.1-required")
+            raise self._fail(
+                400,
+                "the upgrade requires HTTP/1.1",
+                "http-1.1-required",
+                error=InvalidProtocol,
+                args=(version.decode("ascii"),),
+            )
         if method != b"GET":
             raise self._fail(
-                405, "the WebSocket upgrade uses GET", "method-not-allowed", (("Allow", "GET"),)
+                405,
+                "the WebSocket upgrade uses GET",
+                "method-not-allowed",
+                (("Allow", "GET"),),
+                error=InvalidMethod,
+                args=(method.decode("ascii"),),
             )
         if not _BYTES_TARGET.fullmatch(target):
             raise self._fail(400, "invalid request target", "bad-request-target")
@@ -349,6 +423,7 @@ class ResponseParser(_HeadParser):
 
     _status_override = 502
     _start_line_rule = "status-line-too-long"
+    _start_line_error = StatusLineTooLong
 
     def __init__(
         self,
@@ -384,7 +459,11 @@ class ResponseParser(_HeadParser):
             raise self._fail(502, "malformed status line", "bad-status-line")
         if match.group(1) != b"1":
             raise self._fail(
-                502, "server answered in another HTTP version", "unsupported-http-version"
+                502,
+                "server answered in another HTTP version",
+                "unsupported-http-version",
+                error=InvalidProtocol,
+                args=(version.decode("ascii"),),
             )
         code, _, reason = rest.partition(b" ")  # tolerate a missing reason
         if not _STATUS_CODE.fullmatch(code) or _BYTES_CTL.search(reason):
@@ -449,7 +528,7 @@ def serialize_request(request: Request) -> bytes:
     if not _TARGET.fullmatch(request.path):
         raise ValueError(f"invalid resource name {request.path!r}")
     head = f"GET {request.path} HTTP/1.1\r\n".encode("ascii")
-    return head + _as_headers(request.headers).serialize() + b"\r\n"
+    return head + _as_headers(request.headers).serialize()
 
 
 
@@ -471,5 +550,5 @@ def serialize_response(response: Response) -> bytes:
         head = f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1")
     except UnicodeEncodeError:
         raise ValueError("the reason phrase must be Latin-1 text") from None
-    return head + _as_headers(response.headers).serialize() + b"\r\n" + bytes(response.body)
+    return head + _as_headers(response.headers).serialize() + bytes(response.body)
 

@@ -7,7 +7,7 @@ the Host field back from those parts (RFC 7230 §5.4).
 This module is separate because a URI is read before any byte is sent and
 has nothing to do with HTTP messages or the handshake rules; it follows RFC
 3986 (authority, IP literals, percent-encoding) and imports nothing from
-wsfast.
+wsfast but its exception, :class:`~wsfast.exceptions.InvalidURI`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ _URI_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
 _RESOURCE_SAFE = "!$&'()*+,;=:@/?-._~%"
 
 
-def parse_uri(uri: str) -> WebSocketURI:
+def _parse_uri(uri: str) -> WebSocketURI:
     """Parse and validate a WebSocket URI (RFC 6455 §3).
 
     Args:
@@ -123,3 +123,29 @@ def host_header(host: str, port: int, secure: bool) -> str:
     if ":" in host:
         host = f"[{host}]"
     return host if port == (443 if secure else 80) else f"{host}:{port}"
+
+
+def parse_uri(uri: str) -> WebSocketURI:
+    """Parse a ``ws://`` or ``wss://`` URI (see :func:`_parse_uri` for the
+    rules and the result).
+
+    Raises:
+        InvalidURI: websockets' exception for a URI that cannot be used, with
+            ``uri`` and ``msg``; it is also a :class:`ValueError`.
+    """
+    from .errors import InvalidURI  # here, to keep the import block as it was
+
+    try:
+        return _parse_uri(uri)
+    except InvalidURI:
+        raise
+    except ValueError as exc:
+        # The messages end with the URI, which InvalidURI names first.
+        msg = str(exc)
+        shown = repr(uri)
+        if msg.endswith(shown):
+            msg = msg[: -len(shown)].rstrip(": ")
+            for suffix in (" in WebSocket URI", " in URI"):
+                if msg.endswith(suffix):
+                    msg = msg[: -len(suffix)]
+        raise InvalidURI(uri, msg) from None

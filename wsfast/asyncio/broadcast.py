@@ -92,8 +92,8 @@ def broadcast(connections: Iterable[Any], message: Union[str, bytes, bytearray, 
                 exception.__cause__ = write_exception
                 exceptions.append(exception)
             else:
-                websocket.logger.warning(
-                    "skipped broadcast: failed to write message: %s",
-                    traceback.format_exception_only(type(write_exception), write_exception)[0].strip())
+                why = traceback.format_exception_only(type(write_exception), write_exception)
+                websocket.logger.warning("skipped broadcast: failed to write message: %s",
+                                         why[0].strip())
     if raise_exceptions and exceptions:
         raise ExceptionGroup("skipped broadcast", exceptions)  # noqa: F821 - 3.11+, checked above

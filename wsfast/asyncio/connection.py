@@ -61,6 +61,7 @@ from ..defaults import (CLOSE_TIMEOUT, DEFERRED_FAILURE_LIMIT, MAX_QUEUE, PING_I
 from ..errors import (ConcurrencyError, ConnectionClosed, ConnectionClosedError,
                       ConnectionClosedOK, InvalidState)
 from ..events import BinaryMessage, CloseReceived, Pong, TextMessage
+from ..frames import Close
 
 __all__ = ["WebSocket", "ConcurrencyError", "websocket_class", "queue_marks", "LoggerLike"]
 
@@ -192,8 +193,8 @@ class WebSocket:
         self.connection = connection
         #: A unique identifier of the connection, for logs.
         self.id = uuid.uuid4()
-        self.logger: Any = logging.LoggerAdapter(logger if logger is not None else _default_logger(),
-                                                 {"websocket": self})
+        self.logger: Any = logging.LoggerAdapter(
+            logger if logger is not None else _default_logger(), {"websocket": self})
         # Frames go straight to the transport and are dropped once written:
         # the compiled writer may build large masked frames in a reused buffer.
         connection.core.writer.reuse_buffers = True
@@ -694,10 +695,13 @@ class WebSocket:
         rcvd = connection.close_rcvd
         sent = connection.close_sent
         code = rcvd[0] if rcvd is not None else 1006
-        reason = rcvd[1] if rcvd is not None else ""
         sent_code = sent[0] if sent is not None else None
         ok = code in (1000, 1001, 1005) and (sent_code is None or sent_code in (1000, 1001, 1005))
-        exc = (ConnectionClosedOK if ok else ConnectionClosedError)(code, reason, sent_code)
+        exc = (ConnectionClosedOK if ok else ConnectionClosedError)(
+            None if rcvd is None else Close(*rcvd),
+            None if sent is None else Close(*sent),
+            connection.close_rcvd_then_sent,
+        )
         if self._stream.lost.done():
             self._stream.closed_exc = exc  # final: the same exception from now on
         return exc

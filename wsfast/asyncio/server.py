@@ -22,8 +22,8 @@ import socket
 import sys
 from typing import Any, Awaitable, Callable, Optional, Sequence, Set, Tuple, Union
 
-from ..connection import ServerConnection as ServerProtocol
-from ..connection import State
+from ..protocol import ServerProtocol
+from ..state import State
 from ..defaults import (CLOSE_TIMEOUT, DEFAULT_FRAGMENT_OVERHEAD, DEFAULT_MAX_MESSAGE_SIZE,
                         MAX_QUEUE, OPEN_TIMEOUT, PING_INTERVAL, PING_TIMEOUT)
 from ..deflate import PerMessageDeflate
@@ -89,10 +89,12 @@ def compression_extensions(compression: Any, default: Callable[[], PerMessageDef
         return configured if configured else (default(),)
     if isinstance(compression, PerMessageDeflate):
         return configured + (compression,)
-    raise ValueError(f"compression must be 'deflate', None or a PerMessageDeflate, not {compression!r}")
+    raise ValueError(
+        f"compression must be 'deflate', None or a PerMessageDeflate, not {compression!r}")
 
 
-def size_limits(max_size: Any, max_frame_size: Optional[int]) -> Tuple[Optional[int], Optional[int]]:
+def size_limits(max_size: Any,
+                max_frame_size: Optional[int]) -> Tuple[Optional[int], Optional[int]]:
     """``max_size`` as websockets takes it -- an int, ``None``, or a
     ``(message, fragment)`` tuple -- as wsfast's (max_message_size,
     max_frame_size); an explicit ``max_frame_size`` wins over the tuple's."""
@@ -184,7 +186,7 @@ class ServerConnection(WebSocket):
 
     Made by :func:`serve` (or by its ``create_connection`` option, which
     takes this class's arguments): *protocol* is the sans-I/O
-    :class:`wsfast.connection.ServerConnection`, *server* the
+    :class:`wsfast.protocol.ServerProtocol`, *server* the
     :class:`Server`.
     """
 
@@ -324,8 +326,8 @@ class ServerConnection(WebSocket):
                                                        server.origins):
                 shown = ", ".join(origins) if origins else "missing"
                 self.logger.info("%s: refused Origin: %s", self._peer(), shown)
-                return connection.reject(
-                    403, f"Failed to open a WebSocket connection: invalid Origin header: {shown}.\n")
+                return connection.reject(403, "Failed to open a WebSocket connection: "
+                                              f"invalid Origin header: {shown}.\n")
         if server.max_connections is not None and server.open_count >= server.max_connections:
             return connection.reject(503, "Too many connections\n")
         if server._closing:
@@ -694,6 +696,8 @@ class serve:
         **kwargs: Any,
     ) -> None:
         check_keywords(self._function, kwargs, self._loop_keywords)
+        if isinstance(subprotocols, str):
+            raise TypeError("subprotocols must be a list of names, not a single string")
         max_message_size, max_frame_size = size_limits(max_size, max_frame_size)
         connection_options = dict(
             # select_subprotocol makes the choice: the codec's default stays out of it
