@@ -60,7 +60,8 @@ from .typing import (
 # websockets names are ServerProtocol / ClientProtocol (see wsfast.protocol).
 from .connection import ClientConnection, ServerConnection
 from .protocol import ClientProtocol, Protocol, ServerProtocol, Side, State
-from .asyncio import connect, serve
+from .asyncio import broadcast, connect, serve
+from .fanout import PreparedMessage, SlowConsumerPolicy, prepare
 from . import exceptions
 
 __version__ = "0.1.0"
@@ -150,4 +151,8 @@ __all__ = [
     "serve",
     "connect",
     "exceptions",
+    "broadcast",
+    "prepare",
+    "PreparedMessage",
+    "SlowConsumerPolicy",
 ]

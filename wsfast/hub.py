@@ -68,7 +68,8 @@ class HubStats:
         published: messages this process handed to the back-end.
         received: messages this process received from the back-end (once per
             message, however many local members the room has).
-        delivered: messages queued on local connections (one per member).
+        delivered: messages handed to local connections (one per member;
+            a slow-consumer policy may still skip some).
         lost: messages this process should have received and did not (gaps
             in a publisher's sequence, see the module docstring).
         publish_failed: publishes that raised :exc:`HubUnavailable`.

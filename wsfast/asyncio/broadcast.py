@@ -12,11 +12,14 @@ and client connections, which mask each frame -- frame it themselves.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import traceback
 from typing import Any, Iterable, List, Optional, Union
 
+from .. import _backend
 from ..errors import ConcurrencyError
+from ..fanout import PreparedMessage, SlowConsumerPolicy, wait_then_send
 from ..frames import Opcode
 from ..state import State
 
@@ -24,10 +27,16 @@ __all__ = ["broadcast"]
 
 _TEXT = int(Opcode.TEXT)
 _BINARY = int(Opcode.BINARY)
+build_frame = _backend.default.build_frame
+_NO_SERVER = object()
+#: For the messages a "wait" policy delivers late: it has checked already.
+_UNBOUNDED = SlowConsumerPolicy("skip", limit=sys.maxsize)
 
 
-def broadcast(connections: Iterable[Any], message: Union[str, bytes, bytearray, memoryview],
-              *, text: Optional[bool] = None, raise_exceptions: bool = False) -> None:
+def broadcast(connections: Iterable[Any],
+              message: Union[str, bytes, bytearray, memoryview, PreparedMessage],
+              *, text: Optional[bool] = None, raise_exceptions: bool = False,
+              policy: Optional[SlowConsumerPolicy] = None) -> "Optional[asyncio.Future[None]]":
     """Send *message* to every open connection of *connections* (wsfast
     asyncio connections, server or client side), as websockets'
     ``broadcast``: without waiting for the write buffers to drain, so a slow
@@ -44,24 +53,50 @@ def broadcast(connections: Iterable[Any], message: Union[str, bytes, bytearray, 
     ``text=True`` sends bytes in a text frame, ``text=False`` str in a binary
     one, as ``send(text=...)``.
 
+    *message* may be a message from :func:`wsfast.prepare`: framed once for
+    all the calls it is given to (*text* does not apply to it).
+
+    *policy* (a :class:`~wsfast.fanout.SlowConsumerPolicy`, or the server's
+    ``broadcast_policy`` when the call gives none) bounds what queues up for
+    a connection that does not read: skip it, close it, or wait for it up to
+    a deadline. Without one, as in websockets, nothing is bounded.
+
+    Returns:
+        None; with a ``"wait"`` policy and slow connections, a future done
+        when each of them got the message or was given up on.
+
     Raises:
-        TypeError: *message* is neither str nor bytes-like.
+        TypeError: *message* is neither str, bytes-like nor prepared.
     """
+    frame: Optional[bytes] = None
     if isinstance(message, str):
         payload = message.encode()
         opcode = _BINARY if text is False else _TEXT
     elif isinstance(message, (bytes, bytearray, memoryview)):
         payload = bytes(message)
         opcode = _TEXT if text is True else _BINARY
+    elif isinstance(message, PreparedMessage):
+        payload, opcode, frame = message.payload, message.opcode, message.frame
     else:
         raise TypeError("data must be str or bytes")
     if raise_exceptions and sys.version_info < (3, 11):
         raise ValueError("raise_exceptions requires at least Python 3.11 (ExceptionGroup)")
     exceptions: List[Exception] = []
-    frame: Optional[bytes] = None
+    waiting: List[Any] = []
+    call_policy = policy
+    server: Any = _NO_SERVER
     for websocket in connections:
         connection = websocket.connection
         if connection.state is not State.OPEN:
+            continue
+        if call_policy is None and getattr(websocket, "server", None) is not server:
+            server = getattr(websocket, "server", None)  # its policy, looked up once per server
+            policy = getattr(server, "broadcast_policy", None)
+        if policy is not None and policy.is_slow(websocket):
+            if policy.action == "wait":
+                waiting.append((policy, websocket))
+            else:
+                policy.refuse(websocket)
             continue
         stream = websocket._stream
         core = connection.core
@@ -97,3 +132,15 @@ def broadcast(connections: Iterable[Any], message: Union[str, bytes, bytearray, 
                                          why[0].strip())
     if raise_exceptions and exceptions:
         raise ExceptionGroup("skipped broadcast", exceptions)  # noqa: F821 - 3.11+, checked above
+    if not waiting:
+        return None
+    # The slow ones get the same message later, one by one (fanout.py).
+    late = PreparedMessage.__new__(PreparedMessage)
+    late.payload, late.opcode, late.text, late.frame = (
+        payload, opcode, opcode == _TEXT, frame if frame is not None else build_frame(opcode, payload))
+    by_policy: dict = {}
+    for waiting_policy, websocket in waiting:
+        by_policy.setdefault(waiting_policy, []).append(websocket)
+    return asyncio.gather(*(
+        wait_then_send(waiting_policy, members, lambda ws: broadcast([ws], late, policy=_UNBOUNDED))
+        for waiting_policy, members in by_policy.items()))
