@@ -40,6 +40,7 @@ from typing import Any, Dict, IO, List, Optional, Sequence
 
 from .. import _backend
 from . import echo as _echo
+from . import fanout as _fanout
 from . import peers as _peers
 from .targets import TARGETS, Target
 from .workloads import GROUPS, Bench, Workload
@@ -47,6 +48,7 @@ from .workloads import GROUPS, Bench, Workload
 __all__ = ["Measurement", "CaseResult", "measure", "report", "metadata", "run_cli"]
 
 _echo.register()  # the "echo" and "deflate" groups (workloads.py registers its own)
+_fanout.register()  # the "fanout" group: broadcast to N connections
 
 CYTHON = "wsfast-cython"
 
