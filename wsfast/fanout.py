@@ -92,9 +92,9 @@ class SlowConsumerPolicy:
     more than *limit* bytes unsent (see the module docstring).
 
     Pass it per call (``broadcast(..., policy=p)``) or per server
-    (``server.broadcast_policy = p``: used for that server's connections
-    when a call gives none). One policy may serve many calls: its counters
-    add up.
+    (``server.broadcast_policy = p``: used when a call gives none, looked up
+    on the server of the call's first open connection). One policy may
+    serve many calls: its counters add up.
 
     Args:
         action: ``"skip"``, ``"wait"`` or ``"close"``.

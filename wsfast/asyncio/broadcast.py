@@ -28,7 +28,6 @@ __all__ = ["broadcast"]
 _TEXT = int(Opcode.TEXT)
 _BINARY = int(Opcode.BINARY)
 build_frame = _backend.default.build_frame
-_NO_SERVER = object()
 #: For the messages a "wait" policy delivers late: it has checked already.
 _UNBOUNDED = SlowConsumerPolicy("skip", limit=sys.maxsize)
 
@@ -56,8 +55,10 @@ def broadcast(connections: Iterable[Any],
     *message* may be a message from :func:`wsfast.prepare`: framed once for
     all the calls it is given to (*text* does not apply to it).
 
-    *policy* (a :class:`~wsfast.fanout.SlowConsumerPolicy`, or the server's
-    ``broadcast_policy`` when the call gives none) bounds what queues up for
+    *policy* (a :class:`~wsfast.fanout.SlowConsumerPolicy`; when the call
+    gives none, the ``broadcast_policy`` of the server of the first open
+    connection -- one attribute lookup per call, not per connection, which
+    is what the fan-out loop can afford) bounds what queues up for
     a connection that does not read: skip it, close it, or wait for it up to
     a deadline. Without one, as in websockets, nothing is bounded.
 
@@ -83,15 +84,14 @@ def broadcast(connections: Iterable[Any],
         raise ValueError("raise_exceptions requires at least Python 3.11 (ExceptionGroup)")
     exceptions: List[Exception] = []
     waiting: List[Any] = []
-    call_policy = policy
-    server: Any = _NO_SERVER
+    lookup = policy is None  # then the server's, looked up on the first connection
     for websocket in connections:
         connection = websocket.connection
         if connection.state is not State.OPEN:
             continue
-        if call_policy is None and getattr(websocket, "server", None) is not server:
-            server = getattr(websocket, "server", None)  # its policy, looked up once per server
-            policy = getattr(server, "broadcast_policy", None)
+        if lookup:
+            lookup = False
+            policy = getattr(getattr(websocket, "server", None), "broadcast_policy", None)
         if policy is not None and policy.is_slow(websocket):
             if policy.action == "wait":
                 waiting.append((policy, websocket))
