@@ -63,6 +63,7 @@ from .typing import (
 from .protocol import ClientProtocol, Protocol, ServerProtocol, Side, State
 from .asyncio.client import ClientConnection, connect, unix_connect
 from .asyncio.server import Server, ServerConnection, basic_auth, broadcast, serve, unix_serve
+from .fanout import PreparedMessage, SlowConsumerPolicy, prepare
 from . import exceptions
 
 #: ``"cython"`` or ``"python"``: which kernels this process runs.
@@ -155,4 +156,7 @@ __all__ = [
     "serve",
     "connect",
     "exceptions",
+    "prepare",
+    "PreparedMessage",
+    "SlowConsumerPolicy",
 ]

@@ -12,11 +12,14 @@ and client connections, which mask each frame -- frame it themselves.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import traceback
 from typing import Any, Iterable, List, Optional, Union
 
+from .. import _backend
 from ..errors import ConcurrencyError
+from ..fanout import PreparedMessage, SlowConsumerPolicy, wait_then_send
 from ..frames import Opcode
 from ..state import State
 
@@ -24,10 +27,15 @@ __all__ = ["broadcast"]
 
 _TEXT = int(Opcode.TEXT)
 _BINARY = int(Opcode.BINARY)
+build_frame = _backend.default.build_frame
+#: For the messages a "wait" policy delivers late: it has checked already.
+_UNBOUNDED = SlowConsumerPolicy("skip", limit=sys.maxsize)
 
 
-def broadcast(connections: Iterable[Any], message: Union[str, bytes, bytearray, memoryview],
-              *, text: Optional[bool] = None, raise_exceptions: bool = False) -> None:
+def broadcast(connections: Iterable[Any],
+              message: Union[str, bytes, bytearray, memoryview, PreparedMessage],
+              *, text: Optional[bool] = None, raise_exceptions: bool = False,
+              policy: Optional[SlowConsumerPolicy] = None) -> "Optional[asyncio.Future[None]]":
     """Send *message* to every open connection of *connections* (wsfast
     asyncio connections, server or client side), as websockets'
     ``broadcast``: without waiting for the write buffers to drain, so a slow
@@ -44,24 +52,51 @@ def broadcast(connections: Iterable[Any], message: Union[str, bytes, bytearray, 
     ``text=True`` sends bytes in a text frame, ``text=False`` str in a binary
     one, as ``send(text=...)``.
 
+    *message* may be a message from :func:`wsfast.prepare`: framed once for
+    all the calls it is given to (*text* does not apply to it).
+
+    *policy* (a :class:`~wsfast.fanout.SlowConsumerPolicy`; when the call
+    gives none, the ``broadcast_policy`` of the server of the first open
+    connection -- one attribute lookup per call, not per connection, which
+    is what the fan-out loop can afford) bounds what queues up for
+    a connection that does not read: skip it, close it, or wait for it up to
+    a deadline. Without one, as in websockets, nothing is bounded.
+
+    Returns:
+        None; with a ``"wait"`` policy and slow connections, a future done
+        when each of them got the message or was given up on.
+
     Raises:
-        TypeError: *message* is neither str nor bytes-like.
+        TypeError: *message* is neither str, bytes-like nor prepared.
     """
+    frame: Optional[bytes] = None
     if isinstance(message, str):
         payload = message.encode()
         opcode = _BINARY if text is False else _TEXT
     elif isinstance(message, (bytes, bytearray, memoryview)):
         payload = bytes(message)
         opcode = _TEXT if text is True else _BINARY
+    elif isinstance(message, PreparedMessage):
+        payload, opcode, frame = message.payload, message.opcode, message.frame
     else:
         raise TypeError("data must be str or bytes")
     if raise_exceptions and sys.version_info < (3, 11):
         raise ValueError("raise_exceptions requires at least Python 3.11 (ExceptionGroup)")
     exceptions: List[Exception] = []
-    frame: Optional[bytes] = None
+    waiting: List[Any] = []
+    lookup = policy is None  # then the server's, looked up on the first connection
     for websocket in connections:
         connection = websocket.connection
         if connection.state is not State.OPEN:
+            continue
+        if lookup:
+            lookup = False
+            policy = getattr(getattr(websocket, "server", None), "broadcast_policy", None)
+        if policy is not None and policy.is_slow(websocket):
+            if policy.action == "wait":
+                waiting.append((policy, websocket))
+            else:
+                policy.refuse(websocket)
             continue
         stream = websocket._stream
         core = connection.core
@@ -76,10 +111,13 @@ def broadcast(connections: Iterable[Any], message: Union[str, bytes, bytearray, 
                 if frame is None:
                     frame = connection.kernels.build_frame(opcode, payload)
                 # Queued behind whatever the connection has to send, and
-                # written the way its own frames are (see module docstring).
+                # written now, with it: one system call per connection, as
+                # the plain-asyncio floor does. (write_soon would defer every
+                # other broadcast to a callback per connection at the end of
+                # the loop iteration -- its "burst" case -- which at 10,000
+                # connections made those rounds alternately slower.)
                 core.out.append(frame)
-                stream.pending_bytes += len(payload)
-                stream.write_soon()
+                stream.write_now()
             else:
                 if opcode == _TEXT:
                     connection.send_text(payload)
@@ -97,3 +135,15 @@ def broadcast(connections: Iterable[Any], message: Union[str, bytes, bytearray, 
                                          why[0].strip())
     if raise_exceptions and exceptions:
         raise ExceptionGroup("skipped broadcast", exceptions)  # noqa: F821 - 3.11+, checked above
+    if not waiting:
+        return None
+    # The slow ones get the same message later, one by one (fanout.py).
+    late = PreparedMessage.__new__(PreparedMessage)
+    late.payload, late.opcode, late.text, late.frame = (
+        payload, opcode, opcode == _TEXT, frame if frame is not None else build_frame(opcode, payload))
+    by_policy: dict = {}
+    for waiting_policy, websocket in waiting:
+        by_policy.setdefault(waiting_policy, []).append(websocket)
+    return asyncio.gather(*(
+        wait_then_send(waiting_policy, members, lambda ws: broadcast([ws], late, policy=_UNBOUNDED))
+        for waiting_policy, members in by_policy.items()))

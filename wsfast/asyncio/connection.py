@@ -61,6 +61,7 @@ from ..defaults import (CLOSE_TIMEOUT, DEFERRED_FAILURE_LIMIT, MAX_QUEUE, PING_I
 from ..errors import (ConcurrencyError, ConnectionClosed, ConnectionClosedError,
                       ConnectionClosedOK, InvalidState)
 from ..events import BinaryMessage, CloseReceived, Pong, TextMessage
+from ..fanout import PreparedMessage
 from ..frames import Close
 
 __all__ = ["WebSocket", "ConcurrencyError", "websocket_class", "queue_marks", "LoggerLike"]
@@ -431,8 +432,11 @@ class WebSocket:
             await self._send_iterable(message, text)
 
     async def _send_iterable(self, message: Any, text: Optional[bool] = None) -> None:
-        """send() of anything but str and bytes-like: fragments, or a TypeError."""
-        if isinstance(message, dict):
+        """send() of anything but str and bytes-like: a prepared message,
+        fragments, or a TypeError."""
+        if isinstance(message, PreparedMessage):
+            await self._send_prepared(message)
+        elif isinstance(message, dict):
             raise TypeError("data must be str, bytes-like, or an iterable of them")
         elif hasattr(message, "__aiter__"):
             self._check_open()
@@ -443,6 +447,22 @@ class WebSocket:
         else:
             raise TypeError(f"data must be str, bytes-like, or an iterable of them, "
                             f"not {type(message).__name__}")
+
+    async def _send_prepared(self, message: PreparedMessage) -> None:
+        """send(wsfast.prepare(...)): the frame built once, where this
+        connection can take it as is (wsfast/fanout.py), else its payload."""
+        while self._stream.send_lock is not None:  # a fragmented message goes first
+            await asyncio.shield(self._stream.send_lock)
+        connection = self.connection
+        core = connection.core
+        if core.fast_send and not connection.is_client:
+            core.out.append(message.frame)
+            self._stream.pending_bytes += len(message.payload)
+            self._stream.write_soon()
+            if self._stream.writing_paused:
+                await self._drain()
+        else:
+            await self._send_as(message.payload, message.text)
 
     def _check_open(self) -> None:
         if not self.connection.core.can_send_data:

@@ -41,6 +41,7 @@ from typing import Any, Dict, IO, List, Optional, Sequence
 from .. import _backend
 from . import asgi as _asgi
 from . import echo as _echo
+from . import fanout as _fanout
 from . import peers as _peers
 from . import sync as _sync
 from .targets import TARGETS, Target
@@ -51,6 +52,7 @@ __all__ = ["Measurement", "CaseResult", "measure", "report", "metadata", "run_cl
 _echo.register()  # the "echo" and "deflate" groups (workloads.py registers its own)
 _sync.register()  # the "sync" group (threading clients)
 _asgi.register()  # the "uvicorn" group
+_fanout.register()  # the "fanout" group: broadcast to N connections
 
 CYTHON = "wsfast-cython"
 

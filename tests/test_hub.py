@@ -1,0 +1,231 @@
+"""wsfast.hub: rooms, the in-process back-end, and Redis pub/sub against a
+real redis-server on loopback (tests/services.py), including its restart."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+import wsfast
+from wsfast.hub import Hub, HubUnavailable, LocalBackend, RedisBackend
+
+from helpers import run
+from services import RedisServer
+
+
+@pytest.fixture
+def redis_server():
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.asynccontextmanager
+async def room_server(hub: Hub, backend_name: str, room: str = "lobby"):
+    """A server whose every connection joins *room* of *hub*, then echoes
+    nothing: what a client receives came through the hub."""
+    joined = asyncio.Queue()
+
+    async def handler(websocket):
+        await hub.join(room, websocket)
+        joined.put_nowait(websocket)
+        try:
+            await websocket.wait_closed()
+        finally:
+            hub.leave_all(websocket)
+
+    async with wsfast.serve(handler, "127.0.0.1", 0, backend=backend_name,
+                            compression=None) as server:
+        server.joined = joined
+        yield server
+
+
+def url_of(server) -> str:
+    return f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+
+
+async def members(server, count: int):
+    """Connect *count* clients and wait until each has joined its room."""
+    clients = [await wsfast.connect(url_of(server)) for _ in range(count)]
+    for _ in range(count):
+        await asyncio.wait_for(server.joined.get(), 5)
+    return clients
+
+
+class TestLocalBackend:
+    def test_publish_reaches_every_member_once(self, backend):
+        async def main():
+            async with Hub() as hub, room_server(hub, backend.name) as server:
+                clients = await members(server, 3)
+                await hub.publish("lobby", "hello")
+                await hub.publish("lobby", b"\x00\x01")
+                for client in clients:
+                    assert await asyncio.wait_for(client.recv(), 5) == "hello"
+                    assert await asyncio.wait_for(client.recv(), 5) == b"\x00\x01"
+                assert hub.stats.received == 2 and hub.stats.delivered == 6
+                for client in clients:
+                    await client.close()
+
+        run(main())
+
+    def test_publish_to_another_room_reaches_nobody(self, backend):
+        async def main():
+            async with Hub() as hub, room_server(hub, backend.name) as server:
+                [client] = await members(server, 1)
+                await hub.publish("elsewhere", "not for you")
+                await hub.publish("lobby", "for you")
+                assert await asyncio.wait_for(client.recv(), 5) == "for you"
+                await client.close()
+
+        run(main())
+
+    def test_a_closed_member_leaves_its_rooms(self, backend):
+        async def main():
+            async with Hub() as hub, room_server(hub, backend.name) as server:
+                first, second = await members(server, 2)
+                await first.close()
+                while len(hub.members("lobby")) != 1:
+                    await asyncio.sleep(0.01)
+                await hub.publish("lobby", "still here")
+                assert await asyncio.wait_for(second.recv(), 5) == "still here"
+                assert hub.rooms == {"lobby"}
+                await second.close()
+                while hub.rooms:
+                    await asyncio.sleep(0.01)
+
+        run(main())
+
+    def test_wrong_arguments_raise_type_error(self):
+        async def main():
+            async with Hub() as hub:
+                with pytest.raises(TypeError):
+                    await hub.publish(1, "x")
+                with pytest.raises(TypeError):
+                    await hub.publish("room", 1.5)
+                with pytest.raises(TypeError):
+                    await hub.join(None, object())
+            with pytest.raises(TypeError):
+                Hub(LocalBackend(), lost=None)
+
+        run(main())
+
+    def test_publish_before_start_is_refused(self):
+        async def main():
+            with pytest.raises(RuntimeError, match="not started"):
+                await Hub().publish("room", "x")
+
+        run(main())
+
+
+class TestRedisBackend:
+    def test_each_process_receives_a_message_once_and_fans_it_out(self, redis_server, backend):
+        # Two hubs, each with its own Redis connections: two processes as far
+        # as Redis can tell.
+        async def main():
+            async with Hub(RedisBackend(redis_server.url)) as first, \
+                    Hub(RedisBackend(redis_server.url)) as second, \
+                    room_server(first, backend.name) as server_a, \
+                    room_server(second, backend.name) as server_b:
+                clients = await members(server_a, 2) + await members(server_b, 3)
+                await first.publish("lobby", "from a")
+                await second.publish("lobby", b"from b")
+                for client in clients:
+                    assert await asyncio.wait_for(client.recv(), 5) == "from a"
+                    assert await asyncio.wait_for(client.recv(), 5) == b"from b"
+                assert (first.stats.received, first.stats.delivered) == (2, 4)
+                assert (second.stats.received, second.stats.delivered) == (2, 6)
+                assert first.stats.lost == second.stats.lost == 0
+                for client in clients:
+                    await client.close()
+
+        run(main())
+
+    def test_the_last_member_leaving_unsubscribes(self, redis_server):
+        async def main():
+            async with Hub(RedisBackend(redis_server.url, prefix="t:")) as hub:
+                member = object()
+                await hub.join("room", member)
+                assert redis_server.command("PUBLISH", "t:room", "x") == b":1\r\n"
+                hub.leave("room", member)
+                for _ in range(100):
+                    if redis_server.command("PUBLISH", "t:room", "x") == b":0\r\n":
+                        break
+                    await asyncio.sleep(0.01)
+                assert redis_server.command("PUBLISH", "t:room", "x") == b":0\r\n"
+
+        run(main())
+
+    def test_messages_missed_while_disconnected_are_counted(self, redis_server, backend):
+        reported = []
+
+        async def main():
+            subscriber = Hub(RedisBackend(redis_server.url, min_backoff=0.5, max_backoff=1),
+                             on_lost=lambda room, count: reported.append((room, count)))
+            async with subscriber, Hub(RedisBackend(redis_server.url)) as publisher, \
+                    room_server(subscriber, backend.name) as server:
+                [client] = await members(server, 1)
+                await publisher.publish("lobby", "before")
+                assert await asyncio.wait_for(client.recv(), 5) == "before"
+                # Redis drops every subscriber; the publisher's commands go on.
+                redis_server.command("CLIENT", "KILL", "TYPE", "pubsub")
+                for n in range(3):
+                    await publisher.publish("lobby", f"missed {n}")
+                while subscriber.stats.reconnects == 0:
+                    await asyncio.sleep(0.01)
+                await subscriber.backend.wait_subscribed("lobby")
+                await publisher.publish("lobby", "after")
+                assert await asyncio.wait_for(client.recv(), 5) == "after"
+                assert subscriber.stats.lost == 3
+                assert subscriber.stats.disconnects == 1
+                assert reported == [("lobby", 3)]
+                await client.close()
+
+        run(main())
+
+    def test_redis_restart_fails_publish_then_recovers(self, redis_server, backend):
+        async def main():
+            async with Hub(RedisBackend(redis_server.url, max_backoff=0.2)) as hub, \
+                    room_server(hub, backend.name) as server:
+                [client] = await members(server, 1)
+                redis_server.stop()
+                while hub.backend.connected:
+                    await asyncio.sleep(0.01)
+                with pytest.raises(HubUnavailable):
+                    await hub.publish("lobby", "into the void")
+                assert hub.stats.publish_failed == 1
+                redis_server.start()
+                while not hub.backend.connected:
+                    await asyncio.sleep(0.01)
+                await hub.backend.wait_subscribed("lobby")
+                await hub.publish("lobby", "back")
+                assert await asyncio.wait_for(client.recv(), 5) == "back"
+                # The failed publish used no sequence number: no false loss.
+                assert hub.stats.lost == 0
+                assert hub.stats.disconnects == hub.stats.reconnects == 1
+                await client.close()
+
+        run(main())
+
+    def test_a_message_of_unknown_format_is_ignored(self, redis_server, backend):
+        async def main():
+            async with Hub(RedisBackend(redis_server.url)) as hub, \
+                    room_server(hub, backend.name) as server:
+                [client] = await members(server, 1)
+                redis_server.command("PUBLISH", "wsfast:lobby", "garbage")
+                await hub.publish("lobby", "real")
+                assert await asyncio.wait_for(client.recv(), 5) == "real"
+                assert hub.stats.received == 1
+                await client.close()
+
+        run(main())
+
+    def test_invalid_backoff_is_refused(self):
+        with pytest.raises(ValueError):
+            RedisBackend(min_backoff=0)
+        with pytest.raises(ValueError):
+            RedisBackend(min_backoff=2, max_backoff=1)

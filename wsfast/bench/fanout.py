@@ -1,0 +1,427 @@
+"""Broadcast to many connections: wsfast against websockets and the floor.
+
+``python -m wsfast.bench.fanout [--connections 1000,10000] [--rounds 7]
+[--plot PATH] [--json PATH]``.
+
+What is timed: one 100-byte text message to every one of N open loopback
+connections, from the moment the server is told to send until the last
+client has the whole frame. Three servers, each in a child process of its
+own (N server sockets there, N client sockets here: each process stays below
+its file-descriptor limit), started one after the other:
+
+* ``wsfast``: ``wsfast.broadcast(server.connections, message)``, compression
+  off, compiled kernels;
+* ``websockets``: ``websockets.broadcast`` on the same kind of server;
+* ``floor``: a plain ``asyncio.Protocol`` server that answers the upgrade
+  with a fixed 101 and, to broadcast, writes the same pre-framed ``bytes``
+  to each transport: one ``transport.write`` (one ``send`` system call) per
+  connection, no WebSocket library at all. Nothing can do less per
+  recipient in asyncio; the ratio to it is the figure of merit.
+
+The clients are plain asyncio protocols in this process (no WebSocket
+client library: the client side must cost the same for every server): each
+sends a fixed upgrade request, waits for the 101, then counts bytes. The
+server is told to send through its stdin; the clock runs in this process,
+from writing the command to the last client's ``data_received`` -- so the
+figure includes the clients' reading, the same for all three. Rounds
+alternate between the servers when several N are measured one server at a
+time; medians are reported, with the spread (min-max), since this machine
+is shared.
+
+The same event loop everywhere: asyncio's (uvloop would change the floor and
+the libraries alike).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+HOST = "127.0.0.1"
+SERVERS = ("wsfast", "websockets", "floor")
+MESSAGE = "x" * 100
+KEY = base64.b64encode(b"wsfast-fanout-16").decode()
+REQUEST = (f"GET / HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           f"Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+FRAME_SIZE = 2 + len(MESSAGE)  # unmasked text frame, 7-bit length
+
+
+# -- the servers (child processes) ---------------------------------------------
+
+def _accept_value(key: str) -> str:
+    digest = hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()
+    return base64.b64encode(digest).decode()
+
+
+class _FloorProtocol(asyncio.Protocol):
+    """The floor: a fixed 101, then nothing but writes of pre-framed bytes."""
+
+    RESPONSE = (f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Accept: {_accept_value(KEY)}\r\n\r\n"
+                ).encode()
+
+    def __init__(self, transports: List[Any]) -> None:
+        self.transports = transports
+        self.buffer = b""
+        self.transport: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.buffer is None:
+            return
+        self.buffer += data
+        if b"\r\n\r\n" in self.buffer:
+            self.buffer = None  # type: ignore[assignment]
+            self.transport.write(self.RESPONSE)
+            self.transports.append(self.transport)
+
+    def connection_lost(self, exc: Optional[BaseException]) -> None:
+        if self.transport in self.transports:
+            self.transports.remove(self.transport)
+
+
+async def _server(kind: str) -> None:
+    loop = asyncio.get_running_loop()
+
+    async def idle(websocket: Any) -> None:
+        await websocket.wait_closed()
+
+    if kind == "wsfast":
+        from ..asyncio import broadcast, serve
+
+        server = await serve(idle, HOST, 0, compression=None, ping_interval=None,
+                             backlog=4096, backend="cython")
+
+        def send() -> None:
+            broadcast(server.connections, MESSAGE)
+    elif kind == "websockets":
+        from websockets.asyncio.server import broadcast as ws_broadcast
+        from websockets.asyncio.server import serve as ws_serve
+
+        server = await ws_serve(idle, HOST, 0, compression=None, ping_interval=None,
+                                backlog=4096)
+
+        def send() -> None:
+            ws_broadcast(server.connections, MESSAGE)
+    else:
+        transports: List[Any] = []
+        server = await loop.create_server(lambda: _FloorProtocol(transports), HOST, 0,
+                                          backlog=4096)
+        frame = bytes([0x81, len(MESSAGE)]) + MESSAGE.encode()
+
+        def send() -> None:
+            for transport in transports:
+                transport.write(frame)
+
+    port = server.sockets[0].getsockname()[1]
+    print(port, flush=True)
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while True:
+        line = await reader.readline()
+        if not line or line.strip() == b"quit":
+            break
+        if line.strip() == b"go":
+            # The server's own time: the call, and the loop iteration that
+            # follows it, where a library may write what it queued.
+            start = time.perf_counter()
+            send()
+            await asyncio.sleep(0)
+            print(time.perf_counter() - start, flush=True)
+        elif line.strip() == b"rss":
+            with open("/proc/self/statm") as statm:
+                print(int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE"), flush=True)
+
+
+def server_main(kind: str) -> int:
+    asyncio.run(_server(kind))
+    return 0
+
+
+# -- the clients (this process) ------------------------------------------------
+
+class _Client(asyncio.Protocol):
+    __slots__ = ("bench", "transport", "handshake", "received")
+
+    def __init__(self, bench: "_Clients") -> None:
+        self.bench = bench
+        self.handshake = b""
+        self.received = 0
+        self.transport: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        transport.write(REQUEST)
+
+    def data_received(self, data: bytes) -> None:
+        if self.handshake is not None:
+            self.handshake += data
+            end = self.handshake.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not self.handshake.startswith(b"HTTP/1.1 101"):
+                self.bench.errors.append(f"upgrade refused: {self.handshake[:60]!r}")
+                return
+            data = self.handshake[end + 4:]
+            self.handshake = None  # type: ignore[assignment]
+            self.bench.opened += 1
+            if self.bench.opened == self.bench.count:
+                self.bench.all_open.set_result(None)
+            if not data:
+                return
+        self.received += len(data)
+        if self.received >= FRAME_SIZE:
+            if self.received > FRAME_SIZE:
+                self.bench.errors.append(f"received {self.received} bytes, expected {FRAME_SIZE}")
+            self.received = 0
+            bench = self.bench
+            bench.done += 1
+            if bench.done == bench.count:
+                bench.finished.set_result(time.perf_counter())
+
+
+class _Clients:
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.opened = 0
+        self.done = 0
+        loop = asyncio.get_running_loop()
+        self.all_open: asyncio.Future = loop.create_future()
+        self.finished: asyncio.Future = loop.create_future()
+        self.protocols: List[_Client] = []
+        self.errors: List[str] = []
+        self.server_times: List[float] = []
+
+    async def open(self, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        for start in range(0, self.count, 200):  # a few hundred handshakes at a time
+            batch = [loop.create_connection(lambda: _Client(self), HOST, port)
+                     for _ in range(start, min(start + 200, self.count))]
+            for transport, protocol in await asyncio.gather(*batch):
+                self.protocols.append(protocol)
+        await asyncio.wait_for(self.all_open, 60)
+
+    def close(self) -> None:
+        for protocol in self.protocols:
+            protocol.transport.abort()
+
+
+def _start_server(kind: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "wsfast.bench.fanout", "--server", kind],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def _stop_server(process: subprocess.Popen) -> None:
+    try:
+        process.stdin.write("quit\n")
+        process.stdin.close()
+        process.wait(10)
+    except Exception:  # noqa: BLE001 - the child may be gone already
+        process.kill()
+        process.wait()
+
+
+async def _broadcast_once(process: subprocess.Popen, clients: "_Clients") -> float:
+    """Tell the server to broadcast; the time until every client has it."""
+    clients.done = 0
+    clients.finished = asyncio.get_running_loop().create_future()
+    start = time.perf_counter()
+    process.stdin.write("go\n")
+    process.stdin.flush()
+    end = await asyncio.wait_for(clients.finished, 60)
+    if clients.errors:
+        raise AssertionError(clients.errors[0])
+    clients.server_times.append(float(process.stdout.readline()))
+    return end - start
+
+
+async def _measure(kind: str, count: int, rounds: int) -> Dict[str, Any]:
+    process = _start_server(kind)
+    try:
+        port = int(process.stdout.readline())
+        process.stdin.write("rss\n")
+        process.stdin.flush()
+        rss_before = int(process.stdout.readline())
+        clients = _Clients(count)
+        await clients.open(port)
+        await asyncio.sleep(0.2)  # let the server finish its side of the handshakes
+        process.stdin.write("rss\n")
+        process.stdin.flush()
+        rss_after = int(await asyncio.get_running_loop().run_in_executor(
+            None, process.stdout.readline))
+        times = []
+        for _ in range(rounds + 1):  # the first one warms up
+            times.append(await _broadcast_once(process, clients))
+            await asyncio.sleep(0.05)
+        clients.close()
+        times = times[1:]
+        server_times = clients.server_times[1:]
+        return {"server": kind, "connections": count, "median_ms": statistics.median(times) * 1e3,
+                "min_ms": min(times) * 1e3, "max_ms": max(times) * 1e3,
+                "server_ms": statistics.median(server_times) * 1e3,
+                "rss_per_connection": (rss_after - rss_before) / count}
+    finally:
+        _stop_server(process)
+
+
+# -- the "fanout" group of python -m wsfast bench ----------------------------------
+
+def _bench(kind: str, count: int) -> Any:
+    """A :class:`wsfast.bench.workloads.Bench`: ``run(loops)`` broadcasts
+    *loops* times to *count* connections of a *kind* server, each time until
+    every client has the message."""
+    from .workloads import Bench
+
+    loop = asyncio.new_event_loop()
+    process = _start_server(kind)
+    port = int(process.stdout.readline())
+    process.stdin.write("rss\n")  # keep the protocol of _measure: one line back
+    process.stdin.flush()
+    process.stdout.readline()
+    clients = loop.run_until_complete(_open_clients(count, port))
+
+    async def rounds(loops: int) -> None:
+        for _ in range(loops):
+            await _broadcast_once(process, clients)
+
+    def check() -> None:
+        loop.run_until_complete(_broadcast_once(process, clients))
+        if clients.done != count or any(p.received for p in clients.protocols):
+            raise AssertionError("not every client got exactly the message")
+
+    def close() -> None:
+        clients.close()
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.close()
+        _stop_server(process)
+
+    return Bench(lambda loops: loop.run_until_complete(rounds(loops)), check=check,
+                 close=close, recheck=check)
+
+
+async def _open_clients(count: int, port: int) -> "_Clients":
+    clients = _Clients(count)
+    await clients.open(port)
+    return clients
+
+
+def register() -> None:
+    """The ``fanout`` group (``python -m wsfast bench --group fanout``): all
+    three servers are up at once while the runner interleaves them, so their
+    client sockets add up here -- 1,000 and 5,000 connections stay below the
+    file-descriptor limit; ``python -m wsfast.bench.fanout`` measures one
+    server at a time (10,000 and more)."""
+    from . import peers
+    from .workloads import Contender, Workload, register_group
+
+    def build(options: Any) -> List[Any]:
+        workloads = []
+        for count in (1000,) if options.quick else (1000, 5000):
+            contenders = [
+                Contender("wsfast-cython", lambda count=count: _bench("wsfast", count)),
+                Contender("floor", lambda count=count: _bench("floor", count), kind="baseline"),
+            ]
+            if options.peers:
+                available = peers.version("websockets") is not None
+                contenders.insert(1, Contender(
+                    "websockets", (lambda count=count: _bench("websockets", count))
+                    if available else None, kind="peer",
+                    unavailable=None if available else "websockets is not installed"))
+            workloads.append(Workload("fanout", f"broadcast 100 B to {count:,}", None,
+                                      contenders, baseline="floor", unit="broadcast",
+                                      min_round=0.2))
+        return workloads
+
+    register_group("fanout", "broadcast of a 100-byte text to N loopback connections, "
+                   "until every client has it (vs plain asyncio writing pre-framed bytes)",
+                   build, default=False)
+
+
+def run(counts: Sequence[int], rounds: int, servers: Sequence[str] = SERVERS) -> List[Dict[str, Any]]:
+    results = []
+    for count in counts:
+        for kind in servers:
+            print(f"broadcast to {count} connections: {kind}...", file=sys.stderr, flush=True)
+            results.append(asyncio.run(_measure(kind, count, rounds)))
+    return results
+
+
+def table(results: List[Dict[str, Any]]) -> str:
+    floor = {r["connections"]: r["median_ms"] for r in results if r["server"] == "floor"}
+    server_floor = {r["connections"]: r["server_ms"] for r in results if r["server"] == "floor"}
+    lines = ["| connections | server | until all have it: median ms | min-max ms | × floor "
+             "| server's own time: median ms | × floor | server RSS per idle connection |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        n = r["connections"]
+        ratio = r["median_ms"] / floor[n] if n in floor else float("nan")
+        server_ratio = r["server_ms"] / server_floor[n] if n in server_floor else float("nan")
+        lines.append(f"| {n:,} | {r['server']} | {r['median_ms']:.1f} | "
+                     f"{r['min_ms']:.1f}-{r['max_ms']:.1f} | {ratio:.2f} | "
+                     f"{r['server_ms']:.1f} | {server_ratio:.2f} | "
+                     f"{r['rss_per_connection'] / 1024:.1f} KiB |")
+    return "\n".join(lines)
+
+
+def plot(results: List[Dict[str, Any]], path: str) -> None:
+    """Time against connections: until every client has it, and the
+    server's own time, one line per server."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for axes, key, title in ((left, "median_ms", "until every client has it"),
+                             (right, "server_ms", "server's own time")):
+        for kind in SERVERS:
+            points = sorted((r["connections"], r[key]) for r in results if r["server"] == kind)
+            if points:
+                axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=kind)
+        axes.set_xlabel("open connections")
+        axes.set_ylabel("ms (median)")
+        axes.set_title(title)
+        axes.grid(True, alpha=0.3)
+        axes.legend()
+    figure.suptitle("Broadcast of a 100-byte text message, loopback")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m wsfast.bench.fanout", description=__doc__.splitlines()[0])
+    parser.add_argument("--server", choices=SERVERS, help=argparse.SUPPRESS)
+    parser.add_argument("--connections", default="1000,10000",
+                        help="comma-separated numbers of connections (1000,10000)")
+    parser.add_argument("--servers", default=",".join(SERVERS),
+                        help=f"comma-separated servers to measure ({','.join(SERVERS)})")
+    parser.add_argument("--rounds", type=int, default=7, help="timed broadcasts per case (7)")
+    parser.add_argument("--plot", metavar="PATH", help="write a PNG of time against connections")
+    parser.add_argument("--json", metavar="PATH", dest="json_path", help="write the results as JSON")
+    args = parser.parse_args(argv)
+    if args.server:
+        return server_main(args.server)
+    counts = [int(n) for n in args.connections.split(",")]
+    results = run(counts, args.rounds, args.servers.split(","))
+    print(table(results))
+    if args.json_path:
+        with open(args.json_path, "w") as out:
+            json.dump(results, out, indent=2)
+    if args.plot:
+        plot(results, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
