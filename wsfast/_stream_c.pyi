@@ -8,6 +8,8 @@ from typing import Any
 
 from ._core_c import ConnectionCore
 
+FLUSH_THRESHOLD: int
+
 class Operation:
     # A coroutine-like object: awaitable, with the generator protocol.
     def __await__(self) -> Generator[Any, None, Any]: ...
