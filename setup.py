@@ -167,6 +167,9 @@ def extensions():
         compiler_directives={
             "language_level": 3,
             "embedsignature": True,
+            # Not yet: shared scratch buffers and per-object buffers rely on
+            # the GIL (docs/free-threading.md). A free-threaded CPython
+            # re-enables the GIL when it imports these modules.
             "freethreading_compatible": False,
         },
         annotate=bool(os.environ.get("WSFAST_ANNOTATE")),
