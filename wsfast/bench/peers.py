@@ -58,7 +58,8 @@ _problems: Dict[str, str] = {}
 #: A list of ``(is_text, data)`` pairs: what a reader produced, for checks.
 Messages = List[Tuple[bool, Any]]
 
-_consume: Callable[[Iterable[Any]], None] = collections.deque(maxlen=0).extend  # exhaust an iterator at C speed
+# Exhausts an iterator at C speed.
+_consume: Callable[[Iterable[Any]], None] = collections.deque(maxlen=0).extend
 
 #: Limits passed to the peers: above every workload, so none is refused.
 MAX_SIZE = 16 * 2**20

@@ -226,7 +226,8 @@ def serve_main(library: str, loop: str, cpu: Optional[int] = None) -> int:
         await stop
 
     for signum in (signal.SIGTERM, signal.SIGINT):
-        event_loop.add_signal_handler(signum, lambda: None if stop.done() else stop.set_result(None))
+        event_loop.add_signal_handler(
+            signum, lambda: None if stop.done() else stop.set_result(None))
     try:
         event_loop.run_until_complete(run())
     finally:

@@ -111,7 +111,8 @@ def _unavailable(library: str) -> Optional[str]:
     return None
 
 
-def _make_bench(session: _Session, library: str, job: Callable[[Any, int, Optional[List[Any]]], Any],
+def _make_bench(session: _Session, library: str,
+                job: Callable[[Any, int, Optional[List[Any]]], Any],
                 units: int, check_n: int, check: Callable[[List[Any], int], None],
                 last_check: Callable[[Any, int], None]) -> Bench:
     """Open *library*'s client on its own event loop, connected to its server.
