@@ -78,8 +78,10 @@ PYENV_ROOT="${PYENV_ROOT:-$HOME/.pyenv}"
 PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 CPYTHONS=(3.9 3.10 3.11 3.12 3.13)
 # The smoke subset of --quick: imports, back-end selection, every compiled
-# module present, the kernels on both back-ends, the sans-I/O connection.
+# module present and matching its stub, the kernels on both back-ends, the
+# connection's state rules.
 QUICK_TESTS=(tests/test_imports.py tests/test_backend.py tests/test_compiled_modules.py
+             tests/test_stubs.py tests/test_free_threading.py
              tests/test_cpu.py tests/test_mask.py tests/test_framing.py tests/test_state.py)
 # The codec tests of the scalar (-DWSFAST_NO_SIMD) and lowest-Cython builds.
 CODEC_TESTS=(tests/test_compiled_modules.py tests/test_cpu.py tests/test_mask.py

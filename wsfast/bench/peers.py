@@ -411,6 +411,7 @@ def wsproto_sender(is_client: bool, is_text: bool,
             send(event_type(data=payload))
 
     def output() -> bytes:
-        return send(event_type(data=payload))
+        frame: bytes = send(event_type(data=payload))
+        return frame
 
     return run, output
