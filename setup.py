@@ -134,8 +134,11 @@ class optional_build_ext(build_ext):
             path = self.get_ext_fullpath(ext.name)
             if os.path.exists(path):
                 os.remove(path)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if len(reason) > 160:  # a compiler's whole command line: the start says enough
+            reason = reason[:157] + "..."
         sys.stderr.write(
-            f"\nwsfast: could not compile the Cython kernels ({exc}); "
+            f"\nwsfast: could not compile the Cython kernels ({reason}); "
             "installing the pure-Python back-end (wsfast.IMPLEMENTATION == 'python').\n\n"
         )
 
