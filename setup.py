@@ -97,7 +97,16 @@ def compile_and_link_args():
 
 
 class optional_build_ext(build_ext):
-    """build_ext that only warns on failure when the build is best effort."""
+    """build_ext that only warns on failure when the build is best effort.
+
+    The compiled back-end is all or nothing (wsfast._backend imports every
+    module of COMPILED_MODULES or none), so after the first module fails the
+    others are not attempted: one failure, one message, no half-built set
+    (and no screenful of identical compiler errors for a user without a
+    compiler).
+    """
+
+    _failed = False
 
     def run(self):
         try:
@@ -106,6 +115,8 @@ class optional_build_ext(build_ext):
             self._give_up(exc)
 
     def build_extension(self, ext):
+        if self._failed:
+            return
         try:
             super().build_extension(ext)
         except Exception as exc:  # noqa: BLE001
@@ -114,9 +125,21 @@ class optional_build_ext(build_ext):
     def _give_up(self, exc):
         if build_mode() == "yes":
             raise
+        if self._failed:
+            return
+        self._failed = True
+        # Modules built before the failure would only be dead weight in the
+        # installed package: the back-end needs all of them.
+        for ext in self.extensions:
+            path = self.get_ext_fullpath(ext.name)
+            if os.path.exists(path):
+                os.remove(path)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if len(reason) > 160:  # a compiler's whole command line: the start says enough
+            reason = reason[:157] + "..."
         sys.stderr.write(
-            f"\nwsfast: could not compile the Cython kernels ({exc}); "
-            "installing the pure-Python back-end.\n\n"
+            f"\nwsfast: could not compile the Cython kernels ({reason}); "
+            "installing the pure-Python back-end (wsfast.IMPLEMENTATION == 'python').\n\n"
         )
 
 
@@ -147,6 +170,9 @@ def extensions():
         compiler_directives={
             "language_level": 3,
             "embedsignature": True,
+            # Not yet: shared scratch buffers and per-object buffers rely on
+            # the GIL (docs/free-threading.md). A free-threaded CPython
+            # re-enables the GIL when it imports these modules.
             "freethreading_compatible": False,
         },
         annotate=bool(os.environ.get("WSFAST_ANNOTATE")),

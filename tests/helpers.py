@@ -9,6 +9,19 @@ from typing import Any, List, Tuple
 from wsfast.connection import ClientConnection, ServerConnection
 
 
+def need_tracemalloc() -> None:
+    """Skip the calling test where tracemalloc does not exist (PyPy has no
+    ``_tracemalloc``): what such a test bounds is measured with it."""
+    import platform
+
+    import pytest
+
+    try:
+        import tracemalloc  # noqa: F401
+    except ImportError:
+        pytest.skip(f"tracemalloc does not exist on {platform.python_implementation()}")
+
+
 def transfer(source: Any, target: Any) -> List[Any]:
     """Move everything source has to send into target; return target's events."""
     for chunk in source.data_to_send():

@@ -12,12 +12,15 @@ import os
 import pathlib
 import platform
 import ssl
-import tracemalloc
+try:
+    import tracemalloc
+except ImportError:  # PyPy: the tests that measure with it skip (helpers.need_tracemalloc)
+    tracemalloc = None  # type: ignore[assignment]
 
 import pytest
 
 import wsfast
-from helpers import run
+from helpers import need_tracemalloc, run
 from wsfast.asyncio.connection import READ_BUFFER_SIZE, _read_buffer
 from wsfast.connection import ClientConnection
 from wsfast.errors import ConnectionClosedError, ConnectionClosedOK, InvalidHandshake
@@ -1081,6 +1084,7 @@ class TestBackpressure:
                 writer.writelines(client.data_to_send())
                 client.receive_data(await reader.readuntil(b"\r\n\r\n"))
                 gc.collect()
+                need_tracemalloc()
                 tracemalloc.start()
                 for _ in range(2000):
                     client.send_binary(b"y" * 10000)

@@ -24,13 +24,16 @@ import contextlib
 import gc
 import os
 import sys
-import tracemalloc
+try:
+    import tracemalloc
+except ImportError:  # PyPy: the tests that measure with it skip (helpers.need_tracemalloc)
+    tracemalloc = None  # type: ignore[assignment]
 from typing import Any, Callable, Iterator, Tuple
 
 import pytest
 
 import wsfast
-from helpers import open_pair, run
+from helpers import need_tracemalloc, open_pair, run
 from wsfast.deflate import PerMessageDeflate
 from wsfast.events import BinaryMessage, Ping, Pong, TextMessage
 
@@ -59,6 +62,7 @@ def resident() -> int:
 @contextlib.contextmanager
 def traced() -> Iterator[None]:
     gc.collect()
+    need_tracemalloc()
     tracemalloc.start()
     try:
         yield

@@ -147,7 +147,7 @@ def _echo(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
-    async def echo(websocket) -> None:
+    async def echo(websocket: Any) -> None:
         async for message in websocket:
             await websocket.send(message)
 

@@ -9,7 +9,14 @@ Rules (DESIGN §3):
 * ``WSFAST_NO_EXTENSIONS=1`` (any non-empty value but ``0``), or an interpreter
   other than CPython, selects pure Python;
 * if the compiled modules fail to import, fall back to pure Python and keep the
-  reason in :data:`IMPORT_ERROR`.
+  reason in :data:`IMPORT_ERROR`;
+* free-threaded CPython (3.13t, 3.14t): the compiled modules are not declared
+  free-threading compatible, so importing them re-enables the GIL (CPython
+  says so with a RuntimeWarning) and they run as on any other build. If the
+  GIL stays off all the same (``PYTHON_GIL=0`` or ``-X gil=0`` overrides
+  that), the compiled back-end is refused with an ImportError and pure Python
+  runs, with a RuntimeWarning: their shared buffers would otherwise be raced
+  on (docs/free-threading.md).
 
 :func:`get` gives either back-end explicitly, which is how the tests run the
 whole suite over both in one process.
@@ -20,7 +27,9 @@ from __future__ import annotations
 import importlib
 import os
 import platform
+import sys
 import types
+import warnings
 from typing import Dict, Optional
 
 from .defaults import COMPILED_MODULES
@@ -73,6 +82,8 @@ def _compiled() -> Backend:
     # or fails to import makes the whole back-end unavailable (ImportError),
     # even if no kernel below comes from it.
     m = {name: importlib.import_module(f".{name}", __package__) for name in COMPILED_MODULES}
+    if gil_disabled():
+        raise ImportError(FREE_THREADING_REFUSAL)
     return Backend(
         name="cython",
         apply_mask=m["_mask_c"].apply_mask,
@@ -87,6 +98,22 @@ def _compiled() -> Backend:
         ConnectionCore=m["_core_c"].ConnectionCore,
         StreamCore=m["_stream_c"].StreamProtocol,
     )
+
+
+#: Why the compiled back-end is refused when the GIL is off.
+FREE_THREADING_REFUSAL = (
+    "the compiled kernels are not free-threading safe and the GIL is disabled "
+    "(PYTHON_GIL=0 or -X gil=0); wsfast uses its pure-Python kernels "
+    "(see docs/free-threading.md)"
+)
+
+
+def gil_disabled() -> bool:
+    """Whether Python code runs without the GIL here: a free-threaded build
+    whose GIL is still off after the compiled modules were imported (their
+    import turns it back on unless PYTHON_GIL=0 / -X gil=0 forbids it)."""
+    is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
+    return is_gil_enabled is not None and not is_gil_enabled()
 
 
 def _pure_requested() -> bool:
@@ -138,6 +165,9 @@ def _select() -> Backend:
         return get("cython")
     except ImportError as exc:
         IMPORT_ERROR = exc
+        if str(exc) == FREE_THREADING_REFUSAL:
+            # Not an installation problem the user would look for: say it.
+            warnings.warn(f"wsfast: {exc}", RuntimeWarning, stacklevel=2)
         return get("python")
 
 

@@ -81,7 +81,7 @@ class ConnectionCore:
         """The message events *data* completes (``reader`` must be set);
         control frames and errors are handed to ``on_control`` first."""
         reader = self.reader
-        events = reader.feed(data)
+        events: List[Any] = reader.feed(data)
         if reader.control_events or reader.error is not None:
             self.control_received = True
             self.on_control(reader)

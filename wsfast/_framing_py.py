@@ -18,7 +18,7 @@ Frame layout (RFC 6455 §5.2)::
 from __future__ import annotations
 
 import os
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Union
 
 from ._buffers import as_bytes, mask_key
 from ._mask_py import _masked
@@ -352,17 +352,17 @@ class FrameWriter:
             TypeError: ``payload`` is neither ``str`` nor bytes-like.
         """
         if isinstance(payload, str):
-            data: object = payload.encode("utf-8")
+            data: Union[bytes, memoryview] = payload.encode("utf-8")
         else:
             data = as_bytes(payload, "payload")
-        length = len(data)  # type: ignore[arg-type]
+        length = len(data)
         op = _check_opcode(opcode, fin, length)
         if self._mask:
             key = self._next_key()
             out.append(encode_header(op, length, fin, rsv1, key) + _masked(data, key))
         elif length >= SPLIT_THRESHOLD:
             out.append(encode_header(op, length, fin, rsv1, None))
-            out.append(bytes(data))  # type: ignore[arg-type]
+            out.append(bytes(data))
         else:
-            out.append(encode_header(op, length, fin, rsv1, None) + bytes(data))  # type: ignore[arg-type]
+            out.append(encode_header(op, length, fin, rsv1, None) + bytes(data))
 

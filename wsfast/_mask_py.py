@@ -12,6 +12,8 @@ Two tricks keep the XOR inside CPython's C code (measured on CPython 3.11):
 
 from __future__ import annotations
 
+from typing import Dict, Tuple, Union
+
 from ._buffers import as_bytes, mask_key
 
 __all__ = ["apply_mask", "apply_mask_inplace"]
@@ -23,12 +25,12 @@ _from_bytes = int.from_bytes
 _XOR_TABLES = [bytes(b ^ k for b in range(256)) for k in range(256)]
 
 #: n -> (pattern repeating a 32-bit key over n bytes, mask of n bytes).
-_REPEAT: dict = {}
+_REPEAT: Dict[int, Tuple[int, int]] = {}
 
 _STRIDED_FROM = 512
 
 
-def _repeat(n: int) -> tuple:
+def _repeat(n: int) -> Tuple[int, int]:
     entry = _REPEAT.get(n)
     if entry is None:
         entry = (int.from_bytes(b"\x01\x00\x00\x00" * ((n + 3) >> 2), "little"), (1 << (8 * n)) - 1)
@@ -37,18 +39,18 @@ def _repeat(n: int) -> tuple:
     return entry
 
 
-def _masked(data: object, key: bytes, phase: int = 0) -> bytes:
+def _masked(data: Union[bytes, memoryview], key: bytes, phase: int = 0) -> bytes:
     """``data`` XOR the key, starting at byte ``phase`` of the key."""
-    n = len(data)  # type: ignore[arg-type]
+    n = len(data)
     if n == 0:
         return b""
     if phase:
         key = key[phase:] + key[:phase]
     if n < _STRIDED_FROM:
         pattern, mask = _repeat(n)
-        value = _from_bytes(data, "little") ^ (_from_bytes(key, "little") * pattern & mask)  # type: ignore[arg-type]
+        value: int = _from_bytes(data, "little") ^ (_from_bytes(key, "little") * pattern & mask)
         return value.to_bytes(n, "little")
-    out = bytearray(data)  # type: ignore[arg-type]
+    out = bytearray(data)
     tables = _XOR_TABLES
     for i in range(4):
         out[i::4] = out[i::4].translate(tables[key[i]])

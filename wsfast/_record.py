@@ -11,7 +11,7 @@ class. Both produce indistinguishable objects.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Tuple
+from typing import Any, Callable, ClassVar, Tuple, Type, TypeVar
 
 __all__ = ["Record", "fast_constructor"]
 
@@ -68,7 +68,7 @@ class Record:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self._fields() == other._fields()  # type: ignore[attr-defined]
+        return self._fields() == other._fields()
 
     def __ne__(self, other: object) -> bool:
         result = self.__eq__(other)
@@ -91,7 +91,10 @@ class Record:
         return (type(self), self._fields())
 
 
-def fast_constructor(cls: type) -> Any:
+R = TypeVar("R", bound=Record)
+
+
+def fast_constructor(cls: Type[R]) -> Callable[..., R]:
     """A positional constructor for a Record subclass that skips the generic
     argument handling of ``Record.__init__`` (4x faster for one field): the
     pure-Python kernels build one event per message with it."""
@@ -100,15 +103,15 @@ def fast_constructor(cls: type) -> Any:
     if len(setters) == 1:
         (set0,) = setters
 
-        def make1(a: Any) -> Any:
-            obj = new(cls)
+        def make1(a: Any) -> R:
+            obj: R = new(cls)
             set0(obj, a)
             return obj
 
         return make1
 
-    def make(*values: Any) -> Any:
-        obj = new(cls)
+    def make(*values: Any) -> R:
+        obj: R = new(cls)
         for setter, value in zip(setters, values):
             setter(obj, value)
         return obj

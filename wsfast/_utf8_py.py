@@ -53,6 +53,10 @@ class Utf8Validator:
 
     __slots__ = ("_pending", "_fed", "_error_offset")
 
+    _pending: bytes  # a valid prefix of a code point, held back
+    _fed: int
+    _error_offset: Optional[int]
+
     def __init__(self) -> None:
         self.reset()
 
@@ -110,4 +114,4 @@ class Utf8Validator:
         """Forget everything fed so far."""
         self._pending = b""
         self._fed = 0
-        self._error_offset: Optional[int] = None
+        self._error_offset = None

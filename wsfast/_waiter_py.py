@@ -36,7 +36,7 @@ class MessageWaiter:
     _PENDING, _DONE, _CANCELLED = 0, 1, 2
 
     def __init__(self, loop: asyncio.AbstractEventLoop,
-                 resolved: Optional[asyncio.Future] = None) -> None:
+                 resolved: Optional["asyncio.Future[None]"] = None) -> None:
         self._loop = loop
         self._resolved = resolved  # an asyncio.Future resolved with None, or None
         # Done-callbacks in order: the first in two slots (normally the only

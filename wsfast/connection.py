@@ -39,7 +39,7 @@ deprecated for new code: prefer the ``*Protocol`` names.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from . import _backend, deflate, handshake
 from . import state as _state
@@ -51,6 +51,9 @@ from .frames import CloseCode, Opcode, serialize_close
 from .handshake import Headers
 from .headers import build_authorization_basic
 from .state import State
+
+if TYPE_CHECKING:
+    from ._core_py import ConnectionCore
 
 __all__ = [
     "State",
@@ -103,6 +106,9 @@ class Connection:
 
     # The core is read on every message: a slot, not a dictionary entry.
     __slots__ = ("_core", "__dict__", "__weakref__")
+    # Either back-end's core; the pure twin states the contract both keep
+    # (the compiled one's stub, wsfast/_core_c.pyi, has the same members).
+    _core: ConnectionCore
 
     is_client = False
 
@@ -688,6 +694,7 @@ class ClientConnection(Connection):
             return
         self.response = response
         self._core.events.append(response)
+        assert self._key is not None  # set by send_request, with _response_parser
         try:
             subprotocol, extensions = handshake.check_response(
                 response, self._key, offered_subprotocols=self.subprotocols

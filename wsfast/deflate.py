@@ -77,7 +77,7 @@ sessions after a message each way). A session object itself is ~150 bytes.
 from __future__ import annotations
 
 import zlib
-from typing import Any, List, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 from .errors import (
     DuplicateParameter,
@@ -254,7 +254,7 @@ class PerMessageDeflate:
         A client using this preset requires ``server_no_context_takeover``,
         so a server that does not support it declines compression.
         """
-        options: dict = {
+        options: Dict[str, Any] = {
             "server_no_context_takeover": True,
             "client_no_context_takeover": True,
             "server_max_window_bits": 10,
@@ -262,7 +262,7 @@ class PerMessageDeflate:
             "mem_level": 2,
         }
         options.update(overrides)
-        return cls(**options)  # type: ignore[arg-type]
+        return cls(**options)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -270,13 +270,13 @@ class PerMessageDeflate:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
-    def _fields(self) -> tuple:
+    def _fields(self) -> Tuple[object, ...]:
         return tuple(getattr(self, slot) for slot in self.__slots__)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self._fields() == other._fields()  # type: ignore[attr-defined]
+        return self._fields() == other._fields()
 
     def __hash__(self) -> int:
         return hash(self._fields())
@@ -302,7 +302,9 @@ class _Unacceptable(Exception):
         self.error_args = args or (f"invalid permessage-deflate response: {message}",)
 
 
-def _parse(params: Sequence[Tuple[str, Optional[str]]], *, offer: bool) -> tuple:
+def _parse(
+    params: Sequence[Tuple[str, Optional[str]]], *, offer: bool
+) -> Tuple[bool, bool, Optional[int], Union[int, bool, None]]:
     """Check one parameter list; return its four values.
 
     ``client_max_window_bits`` is ``True`` when an offer gives it without a

@@ -104,13 +104,17 @@ def measure(library: str, compression: bool, count: int) -> Dict[str, float]:
         [sys.executable, "-m", "wsfast.bench.memory", "serve", library]
         + (["--compression"] if compression else []),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    # Both pipes exist: PIPE was asked for.
+    stdin, stdout = process.stdin, process.stdout
+    assert stdin is not None and stdout is not None
     try:
-        port = int(process.stdout.readline())
+        port = int(stdout.readline())
 
         def ask() -> Dict[str, int]:
-            process.stdin.write("mem\n")
-            process.stdin.flush()
-            return json.loads(process.stdout.readline())
+            stdin.write("mem\n")
+            stdin.flush()
+            answer: Dict[str, int] = json.loads(stdout.readline())
+            return answer
 
         async def run() -> Dict[str, float]:
             warm = await _open_clients(library, compression, port, 5)  # import, first use
@@ -124,7 +128,7 @@ def measure(library: str, compression: bool, count: int) -> Dict[str, float]:
 
         return asyncio.run(run())
     finally:
-        process.stdin.close()
+        stdin.close()
         process.wait(timeout=30)
 
 

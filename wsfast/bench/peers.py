@@ -31,7 +31,7 @@ from __future__ import annotations
 import collections
 import importlib
 from itertools import repeat
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 __all__ = [
     "PEERS",
@@ -58,7 +58,8 @@ _problems: Dict[str, str] = {}
 #: A list of ``(is_text, data)`` pairs: what a reader produced, for checks.
 Messages = List[Tuple[bool, Any]]
 
-_consume = collections.deque(maxlen=0).extend  # exhaust an iterator at C speed
+# Exhausts an iterator at C speed.
+_consume: Callable[[Iterable[Any]], None] = collections.deque(maxlen=0).extend
 
 #: Limits passed to the peers: above every workload, so none is refused.
 MAX_SIZE = 16 * 2**20
@@ -158,7 +159,9 @@ class _WebsocketsReader:
         self._chunks = chunks
         self._decode = decode_text
         self._text = Opcode.TEXT
-        self._protocol = Protocol(Side.SERVER, state=State.OPEN, max_size=MAX_SIZE)
+        # Any: events_received() is typed as every event the protocol makes
+        # (requests, responses); once OPEN it only yields frames.
+        self._protocol: Any = Protocol(Side.SERVER, state=State.OPEN, max_size=MAX_SIZE)
 
     def run(self, loops: int) -> None:
         receive = self._protocol.receive_data
@@ -283,7 +286,8 @@ class _WsprotoReader:
 
         self._chunks = chunks
         self._text_type = TextMessage
-        self._connection = Connection(ConnectionType.SERVER)
+        # Any: wsproto types events() as every event; these are all messages.
+        self._connection: Any = Connection(ConnectionType.SERVER)
 
     def run(self, loops: int) -> None:
         receive = self._connection.receive_data
@@ -407,6 +411,7 @@ def wsproto_sender(is_client: bool, is_text: bool,
             send(event_type(data=payload))
 
     def output() -> bytes:
-        return send(event_type(data=payload))
+        frame: bytes = send(event_type(data=payload))
+        return frame
 
     return run, output

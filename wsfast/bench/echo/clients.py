@@ -7,15 +7,22 @@ run in the benchmark process: ``open(port, backend)``, ``pipelined(...)``,
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence
 
 from ..workloads import CheckFailed
 from .placement import HOST, MAX_SIZE
 from .servers import _AwaitableTcp
 
 
+class _Sink(Protocol):
+    """Where a loop records what it received, for the checks: a list, or
+    an _Unwrapping in front of one."""
+
+    def append(self, item: Any) -> None: ...
+
+
 async def _pipelined_async(send: Any, recv: Any, payloads: Sequence[Any], n: int, window: int,
-                           collect: Optional[List[Any]]) -> Any:
+                           collect: Optional[_Sink]) -> Any:
     """async APIs: a sender task and this receiving loop; at most *window*
     messages outstanding, sent half a window at a time. *n* is a multiple of
     half a window and ``len(payloads)`` a multiple of it too (no wrap-around
@@ -24,7 +31,7 @@ async def _pipelined_async(send: Any, recv: Any, payloads: Sequence[Any], n: int
     half = window // 2
     count = len(payloads)
     sent = received = 0
-    wake: Optional[asyncio.Future] = None
+    wake: Optional["asyncio.Future[None]"] = None
 
     async def sender() -> None:
         nonlocal sent, wake
@@ -56,7 +63,7 @@ async def _pipelined_async(send: Any, recv: Any, payloads: Sequence[Any], n: int
 
 
 async def _round_trips_async(send: Any, recv: Any, payloads: Sequence[Any], n: int,
-                             collect: Optional[List[Any]]) -> Any:
+                             collect: Optional[_Sink]) -> Any:
     count = len(payloads)
     last = None
     for i in range(n):
@@ -85,7 +92,7 @@ class _AsyncClient:
         return self.data(await _round_trips_async(self.text_send, self.recv, payloads, n,
                                                   self._collector(collect)))
 
-    def _collector(self, collect: Optional[List[Any]]) -> Optional[List[Any]]:
+    def _collector(self, collect: Optional[List[Any]]) -> Optional[_Sink]:
         return collect
 
     def data(self, message: Any) -> Any:
@@ -164,7 +171,7 @@ class _AiohttpClient(_AsyncClient):
             raise CheckFailed(f"received {message.type!r} instead of a data message")
         return message.data
 
-    def _collector(self, collect: Optional[List[Any]]) -> Optional[List[Any]]:
+    def _collector(self, collect: Optional[List[Any]]) -> Optional[_Sink]:
         return None if collect is None else _Unwrapping(collect, self.data)
 
     async def close(self) -> None:
@@ -215,7 +222,7 @@ class _CallbackClient:
             elif sent < n and sent - received <= window - half:
                 send_half()
 
-        self.on_message = on_message
+        self.on_message = on_message  # type: ignore[method-assign]  # this run's handler
         send_half()
         if sent < n:
             send_half()
@@ -238,7 +245,7 @@ class _CallbackClient:
             else:
                 send(payloads[received % count])
 
-        self.on_message = on_message
+        self.on_message = on_message  # type: ignore[method-assign]  # this run's handler
         send(payloads[0])
         return done
 
@@ -253,7 +260,7 @@ class _PicowsClient(_CallbackClient):
         client = self
         TEXT, BINARY, CLOSE = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE
 
-        class Listener(WSListener):  # type: ignore[misc]
+        class Listener(WSListener):  # type: ignore[misc, unused-ignore]  # Any without picows
             def on_ws_frame(self, transport: Any, frame: Any) -> None:
                 msg_type = frame.msg_type
                 if msg_type is TEXT:

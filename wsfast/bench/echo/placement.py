@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Optional, Tuple
+from typing import FrozenSet, Optional, Tuple
 
 from .. import peers
 
@@ -17,7 +17,7 @@ MAX_SIZE = peers.MAX_SIZE
 HOST = "127.0.0.1"
 
 #: The CPUs this process could use when it was imported (before any pinning).
-_AFFINITY: Optional[frozenset] = (frozenset(os.sched_getaffinity(0))
+_AFFINITY: Optional[FrozenSet[int]] = (frozenset(os.sched_getaffinity(0))
                                   if hasattr(os, "sched_getaffinity") else None)
 
 

@@ -8,7 +8,7 @@ import asyncio
 import os
 import signal
 import sys
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Set
 
 from .placement import HOST, MAX_SIZE, new_loop
 
@@ -90,7 +90,7 @@ async def _serve_aiohttp() -> Any:
 async def _serve_picows() -> Any:
     from picows import WSListener, WSMsgType, ws_create_server
 
-    class Echo(WSListener):  # type: ignore[misc]
+    class Echo(WSListener):  # type: ignore[misc, unused-ignore]  # Any without picows
         def on_ws_frame(self, transport: Any, frame: Any) -> None:
             msg_type = frame.msg_type
             if msg_type is WSMsgType.CLOSE:
@@ -128,7 +128,7 @@ class _AwaitableTcp(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.buffer = bytearray()
-        self.waiter: Optional[asyncio.Future] = None
+        self.waiter: Optional["asyncio.Future[None]"] = None
         self.eof = False
 
     def connection_made(self, transport: Any) -> None:
@@ -184,7 +184,7 @@ async def _serve_tcp_async() -> Any:
         tasks.add(loop.create_task(echo(connection)))
         return connection
 
-    tasks: set = set()
+    tasks: Set["asyncio.Task[None]"] = set()
     server = await loop.create_server(accept, HOST, 0)
     return server.sockets[0].getsockname()[1]
 
@@ -242,7 +242,8 @@ def serve_main(library: str, loop: str, cpu: Optional[int] = None) -> int:
         await stop
 
     for signum in (signal.SIGTERM, signal.SIGINT):
-        event_loop.add_signal_handler(signum, lambda: stop.done() or stop.set_result(None))
+        event_loop.add_signal_handler(
+            signum, lambda: None if stop.done() else stop.set_result(None))
     try:
         event_loop.run_until_complete(run())
     finally:

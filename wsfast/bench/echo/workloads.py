@@ -111,7 +111,8 @@ def _unavailable(library: str) -> Optional[str]:
     return None
 
 
-def _make_bench(session: _Session, library: str, job: Callable[[Any, int, Optional[list]], Any],
+def _make_bench(session: _Session, library: str,
+                job: Callable[[Any, int, Optional[List[Any]]], Any],
                 units: int, check_n: int, check: Callable[[List[Any], int], None],
                 last_check: Callable[[Any, int], None]) -> Bench:
     """Open *library*'s client on its own event loop, connected to its server.
@@ -133,7 +134,7 @@ def _make_bench(session: _Session, library: str, job: Callable[[Any, int, Option
         session.release(library)
         raise
 
-    def run_once(n: int, collect: Optional[list]) -> Any:
+    def run_once(n: int, collect: Optional[List[Any]]) -> Any:
         return loop.run_until_complete(asyncio.wait_for(job(client, n, collect), RUN_TIMEOUT))
 
     def run(loops: int) -> None:
@@ -189,7 +190,7 @@ def _workloads(options: Options) -> List[Workload]:
         half = window // 2
         payloads = _text_payloads(window, size) if text else _binary_payloads(window, size)
 
-        def job(client: Any, n: int, collect: Optional[list], text: bool = text,
+        def job(client: Any, n: int, collect: Optional[List[Any]], text: bool = text,
                 payloads: Sequence[Any] = payloads, window: int = window) -> Any:
             return client.pipelined(text, payloads, n, window, collect)
 
@@ -209,7 +210,7 @@ def _workloads(options: Options) -> List[Workload]:
     name, size, per_loop = ROUND_TRIP
     payloads = _text_payloads(1000, size)
 
-    def rt_job(client: Any, n: int, collect: Optional[list]) -> Any:
+    def rt_job(client: Any, n: int, collect: Optional[List[Any]]) -> Any:
         return client.round_trips(payloads, n, collect)
 
     def rt_make_for(lib: str) -> Callable[[], Bench]:
@@ -253,7 +254,7 @@ def _deflate_workloads(options: Options) -> List[Workload]:
     half = window // 2
     payloads = _json_payloads(window, size)
 
-    def job(client: Any, n: int, collect: Optional[list]) -> Any:
+    def job(client: Any, n: int, collect: Optional[List[Any]]) -> Any:
         return client.pipelined(True, payloads, n, window, collect)
 
     contenders = []
