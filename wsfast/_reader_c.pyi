@@ -6,6 +6,7 @@ from typing import Any
 from typing_extensions import Buffer
 
 DEFAULT_FRAGMENT_OVERHEAD: int
+INFLATE_YIELD: int
 
 class MessageReader:
     control_events: list[Any]
@@ -24,4 +25,6 @@ class MessageReader:
     ) -> None: ...
     @property
     def stopped(self) -> bool: ...
+    @property
+    def pending(self) -> int: ...
     def feed(self, data: Buffer) -> list[Any]: ...
