@@ -389,6 +389,7 @@ def _cpu_model() -> str:
 
 def metadata() -> Dict[str, Any]:
     import wsfast
+
     from ..version import version as wsfast_version
 
     try:
