@@ -35,7 +35,8 @@ _UNBOUNDED = SlowConsumerPolicy("skip", limit=sys.maxsize)
 def broadcast(connections: Iterable[Any],
               message: Union[str, bytes, bytearray, memoryview, PreparedMessage],
               *, text: Optional[bool] = None, raise_exceptions: bool = False,
-              policy: Optional[SlowConsumerPolicy] = None) -> "Optional[asyncio.Future[List[None]]]":
+              policy: Optional[SlowConsumerPolicy] = None,
+              ) -> "Optional[asyncio.Future[List[None]]]":
     """Send *message* to every open connection of *connections* (wsfast
     asyncio connections, server or client side), as websockets'
     ``broadcast``: without waiting for the write buffers to drain, so a slow

@@ -351,9 +351,9 @@ class connect:
         # Exactly the arguments websockets gives create_connection, so that a
         # factory written for it works; the logger travels on the sans-I/O
         # connection, where websockets keeps it too (see _new_protocol).
-        self._connection_options: Dict[str, Any] = dict(ping_interval=ping_interval, ping_timeout=ping_timeout,
-                                         close_timeout=close_timeout, max_queue=max_queue,
-                                         write_limit=write_limit)
+        self._connection_options: Dict[str, Any] = dict(
+            ping_interval=ping_interval, ping_timeout=ping_timeout, close_timeout=close_timeout,
+            max_queue=max_queue, write_limit=write_limit)
         self._logger_option = logger
         # Build the first sans-I/O connection now: a bad option (subprotocol,
         # header, codec limit) is an error at the call, as in websockets.
@@ -589,7 +589,8 @@ def unix_connect(path: Optional[str] = None, uri: Optional[str] = None, **kwargs
     return connect(uri, unix=True, path=path, **kwargs)
 
 
-def _extensions(extensions: Optional[Sequence[PerMessageDeflate]], compression: Any) -> Tuple[Any, ...]:
+def _extensions(extensions: Optional[Sequence[PerMessageDeflate]],
+                compression: Any) -> Tuple[Any, ...]:
     """``extensions`` plus what ``compression`` adds: permessage-deflate
     unless it is already offered (websockets' rule)."""
     offered = tuple(extensions or ())

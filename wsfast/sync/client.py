@@ -192,8 +192,9 @@ def connect(
         if sock is not None:
             sock.close()
         raise
-    connection: ClientConnection = cls(sock, protocol, ping_interval=ping_interval, ping_timeout=ping_timeout,
-                     close_timeout=close_timeout, max_queue=max_queue, logger=logger)
+    connection: ClientConnection = cls(
+        sock, protocol, ping_interval=ping_interval, ping_timeout=ping_timeout,
+        close_timeout=close_timeout, max_queue=max_queue, logger=logger)
     try:
         connection.handshake(deadline)
     except BaseException:

@@ -383,7 +383,8 @@ class Connection:
                 # into this thread's buffer: no bytes object per read (the
                 # codec copies out what it keeps)
                 view = _read_buffer()
-                data: Union[bytes, memoryview] = view[:sock.recv_into(view, min(self.recv_bufsize, len(view)))]
+                data: Union[bytes, memoryview] = view[
+                    :sock.recv_into(view, min(self.recv_bufsize, len(view)))]
             else:  # the handshake parser keeps what it is given
                 data = sock.recv(self.recv_bufsize)
         except (OSError, ValueError) as exc:  # reset, shut down, closed
