@@ -25,7 +25,7 @@ connection at once, the asyncio layer when its queue has room).
 from __future__ import annotations
 
 import codecs
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Union
 
 from ._buffers import as_bytes
 from ._framing_py import MAX_HEADER_SIZE, Header, check_limit, parse_header
@@ -225,7 +225,7 @@ class MessageReader:
         if masked:
             key = bytes(data[start:start + 4])
             start += 4
-        stop = start + length
+        stop: int = start + length
         if (stop > end or length > self._max_frame or length > self._max_message
                 or self._max_fragments < 1):
             return 0
@@ -351,13 +351,14 @@ class MessageReader:
     def _flush_fragment(self, events: List[Any], fin: bool) -> None:
         """Streaming mode: hand over what the message has so far."""
         is_text = self._msg_opcode == 0x1
-        data = bytes(self._msg)
+        raw = bytes(self._msg)
+        data: Union[bytes, str] = raw
         if is_text and not self._text_as_bytes:
             # Cut at the last code point boundary; keep the rest for later.
             held = len(self._utf8.getstate()[0]) if not fin else 0
-            cut = len(data) - held
-            self._msg = bytearray(data[cut:])
-            data = data[:cut].decode("utf-8")
+            cut = len(raw) - held
+            self._msg = bytearray(raw[cut:])
+            data = raw[:cut].decode("utf-8")
         else:
             self._msg.clear()
         if data or fin:

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Any, Callable, Deque, List, Optional, Protocol, Union
+from typing import Any, Callable, Deque, List, Optional, Protocol, Union, cast
 
 from ._waiter_py import MessageWaiter
 from .defaults import FLUSH_THRESHOLD
@@ -101,7 +101,7 @@ def recoded(data: Data, decode: bool) -> Data:
     unless the connection delivers text as bytes, and a binary one is bytes.
     Raises UnicodeDecodeError for bytes that are not UTF-8."""
     if decode:
-        return data if type(data) is str else bytes(data).decode()
+        return data if type(data) is str else bytes(cast(bytes, data)).decode()
     return data.encode() if type(data) is str else data
 
 
@@ -163,11 +163,11 @@ class StreamCore(asyncio.BufferedProtocol):
         self.wrote = False
         self.pending_bytes = 0
         self.flush_handle: Optional[asyncio.Handle] = None
-        self.send_lock: Optional[asyncio.Future] = None
+        self.send_lock: "Optional[asyncio.Future[None]]" = None
         self.lost = loop.create_future()
         self.closed_exc: Optional[BaseException] = None
         self.deferred_failure: Optional[asyncio.TimerHandle] = None
-        self.drain_waiters: Deque[asyncio.Future] = collections.deque()
+        self.drain_waiters: "Deque[asyncio.Future[None]]" = collections.deque()
 
     # -- asyncio.BufferedProtocol ---------------------------------------------
 
@@ -285,7 +285,7 @@ class StreamCore(asyncio.BufferedProtocol):
         if not self.reading_paused and self.transport is not None and not self.lost.done():
             self.transport.resume_reading()
 
-    def deliver(self, events: list, on_message: Callable[[Data], Any]) -> None:
+    def deliver(self, events: List[Any], on_message: Callable[[Data], Any]) -> None:
         """Hand data messages to the on_message callback (in order)."""
         for event in events:
             try:
@@ -307,9 +307,10 @@ class StreamCore(asyncio.BufferedProtocol):
         event = messages.popleft()
         if self.reading_paused and len(messages) <= self.queue_low:
             self.resume_reading()
+        data: Data = event.data
         if decode is None:
-            return event.data
-        return recoded(event.data, decode)
+            return data
+        return recoded(data, decode)
 
     async def __anext__(self) -> Data:
         """``async for message in websocket``: ends quietly on a normal close."""
@@ -323,7 +324,8 @@ class StreamCore(asyncio.BufferedProtocol):
         event = messages.popleft()
         if self.reading_paused and len(messages) <= self.queue_low:
             self.resume_reading()
-        return event.data
+        data: Data = event.data
+        return data
 
     def message_waiter(self) -> Any:
         """A waiter resolved when messages arrive or the connection ends, or

@@ -626,6 +626,10 @@ class ClientConnection(Connection):
     """
 
     is_client = True
+    # Set by wsfast.asyncio.client.connect(logger=...) for the asyncio
+    # connection to pick up (websockets keeps it on its protocol object too);
+    # absent otherwise, hence read with getattr().
+    logger: Any
 
     def __init__(
         self,

@@ -151,7 +151,7 @@ class SlowConsumerPolicy:
         limit = self.limit
         if limit is None:
             limit = transport.get_write_buffer_limits()[1]
-        return unsent > limit
+        return bool(unsent > limit)
 
     def refuse(self, websocket: Any) -> None:
         """Skip the message for a slow connection, and close it if asked."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from typing import Tuple, Union
+from typing import Dict, Tuple, Union
 
 from ._record import Record
 from .errors import protocol_error
@@ -74,7 +74,7 @@ class CloseCode(enum.IntEnum):
 
 
 #: Short descriptions of the close codes, for logs and ``str(Close(...))``.
-CLOSE_CODE_EXPLANATIONS = {
+CLOSE_CODE_EXPLANATIONS: Dict[int, str] = {
     CloseCode.NORMAL_CLOSURE: "OK",
     CloseCode.GOING_AWAY: "going away",
     CloseCode.PROTOCOL_ERROR: "protocol error",

@@ -70,12 +70,12 @@ from .errors import (
 )
 from .events import Request, Response
 from .frames import WS_GUID
+from .datastructures import _as_headers
 from .headers import (
     ExtensionList,
     Headers,
     HeadersLike,
     MultipleValuesError,
-    _as_headers,
     _check_token,
     _parse_upgrade,
     parse_extensions,

@@ -81,7 +81,8 @@ from .errors import (
     TooManyHeaders,
 )
 from .events import Request, Response  # the same classes serve as events and as messages
-from .headers import Headers, _BYTES_CTL, _BYTES_TOKEN, _CTL, _as_headers
+from .datastructures import _CTL, _as_headers
+from .headers import Headers, _BYTES_CTL, _BYTES_TOKEN
 
 __all__ = [
     "Request",
@@ -102,7 +103,7 @@ def __getattr__(name: str) -> str:
     # (``Python/3.x <library>/<version>``). Computed on first use because the
     # version lives in the package, which imports this module.
     if name in ("SERVER", "USER_AGENT"):
-        from . import __version__
+        from .version import version as __version__
 
         python = f"{sys.version_info.major}.{sys.version_info.minor}"
         return f"Python/{python} wsfast/{__version__}"

@@ -118,7 +118,8 @@ class Hub:
                  on_lost: Optional[Callable[[str, int], Any]] = None,
                  deliver: Optional[Callable[[Iterable[Any], Message], Any]] = None) -> None:
         if deliver is None:
-            from .asyncio import broadcast as deliver
+            from .asyncio import broadcast
+            deliver = broadcast
         self.backend: Backend = backend if backend is not None else LocalBackend()
         self.stats = HubStats()
         self.on_lost = on_lost
@@ -330,15 +331,15 @@ class RedisBackend(Backend):
         self._client: Any = None      # commands (PUBLISH), from redis-py's pool
         self._subscriber: Any = None  # makes the listener's connections
         self._pubsub: Any = None      # the one subscribed connection, owned by the listener
-        self._listener: Optional[asyncio.Task] = None
+        self._listener: "Optional[asyncio.Task[None]]" = None
         self._connected = asyncio.Event()
         # Per room: a future set when Redis confirms the subscription.
-        self._confirmed: Dict[str, asyncio.Future] = {}
+        self._confirmed: "Dict[str, asyncio.Future[None]]" = {}
         self._id = uuid.uuid4().bytes
         self._sequence: Dict[str, int] = {}
         # (room, publisher id) -> the last sequence number heard.
         self._heard: Dict[Tuple[str, bytes], int] = {}
-        self._tasks: Set[asyncio.Task] = set()
+        self._tasks: "Set[asyncio.Task[None]]" = set()
 
     @property
     def connected(self) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import http
 import logging
 import os
-from typing import NewType, Optional, Sequence, Tuple, Union
+from typing import Any, NewType, Optional, Sequence, Tuple, Union
 
 __all__ = [
     "Data",
@@ -27,10 +27,10 @@ BytesLike = Union[bytes, bytearray, memoryview]
 DataLike = Union[str, bytes, bytearray, memoryview]
 
 #: A logger, or an adapter that adds context to one.
-LoggerLike = Union[logging.Logger, logging.LoggerAdapter]
+LoggerLike = Union[logging.Logger, "logging.LoggerAdapter[Any]"]
 
 #: A filesystem path, e.g. of a Unix socket.
-PathLike = Union[str, bytes, os.PathLike]
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 #: An HTTP status: an :class:`http.HTTPStatus` or a plain integer.
 StatusLike = Union[http.HTTPStatus, int]

@@ -36,7 +36,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, cast
 
 __all__ = ["run_workers", "load_handler"]
 
@@ -116,7 +116,7 @@ class _Supervisor:
         self.argument = argument
         self.count = count
         self.close_timeout = close_timeout or 0.0
-        self.processes: Dict[int, subprocess.Popen] = {}   # slot -> process
+        self.processes: "Dict[int, subprocess.Popen[bytes]]" = {}   # slot -> process
         self.started: Dict[int, float] = {}
         self.quick_deaths: Dict[int, int] = {}
         self.signals: List[int] = []
@@ -217,7 +217,8 @@ def _worker(argument: str, slot: int) -> int:
                          **options) as server:
             _stop_on_signals(server, asyncio.current_task())
             orphaned = asyncio.get_running_loop().create_task(
-                _stop_when_orphaned(asyncio.current_task()))
+                # current_task() is this coroutine's task, never None here.
+                _stop_when_orphaned(cast("asyncio.Task[Any]", asyncio.current_task())))
             try:
                 await server.serve_forever()
             except asyncio.CancelledError:

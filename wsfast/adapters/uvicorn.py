@@ -49,7 +49,7 @@ import logging
 import os
 import struct
 import sys
-from typing import Any, Deque, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple, cast
 from collections import deque
 from urllib.parse import unquote
 
@@ -62,6 +62,8 @@ try:
 except ImportError as _exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         f"wsfast.adapters.uvicorn needs uvicorn (pip install uvicorn): {_exc}") from _exc
+if TYPE_CHECKING:
+    from uvicorn._types import WebSocketScope
 
 from .. import deflate as _deflate
 from ..protocol import ServerProtocol
@@ -179,7 +181,7 @@ class WSFastProtocol(asyncio.Protocol):
                                      extensions=extensions, backend=self.backend)
 
         self.transport: Any = None
-        self.server: Optional[Tuple[str, int]] = None
+        self.server: Optional[Tuple[str, Optional[int]]] = None
         self.client: Optional[Tuple[str, int]] = None
         self.scheme = "ws"
         self.scope: Dict[str, Any] = {}
@@ -194,7 +196,7 @@ class WSFastProtocol(asyncio.Protocol):
 
         # Receive queue (application side) and read flow control.
         self.queue: Deque[Dict[str, Any]] = deque()
-        self._waiter: Optional[asyncio.Future] = None
+        self._waiter: "Optional[asyncio.Future[None]]" = None
         self._disconnect: Optional[Dict[str, Any]] = None
         self.max_queue = max(1, int(config.ws_max_queue))
         self._resume_at = self.max_queue // 4
@@ -203,7 +205,7 @@ class WSFastProtocol(asyncio.Protocol):
         self._parse_handle: Optional[asyncio.Handle] = None
 
         # Write flow control and batching.
-        self._writable: Optional[asyncio.Future] = None  # set while paused
+        self._writable: "Optional[asyncio.Future[None]]" = None  # set while paused
         self._flush_handle: Optional[asyncio.Handle] = None
         self._deferred = 0
 
@@ -216,7 +218,7 @@ class WSFastProtocol(asyncio.Protocol):
 
     # -- asyncio.Protocol ------------------------------------------------------
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         self.connections.add(self)
         self.transport = transport
         self.server = _utils.get_local_addr(transport)
@@ -744,5 +746,7 @@ class WSFastProtocol(asyncio.Protocol):
             self.logger.log(TRACE_LOG_LEVEL, "%s%s", self._prefix(), what)
 
     def _access_log(self, outcome: str) -> None:
-        self.logger.info('%s - "WebSocket %s" %s', _utils.get_client_addr(self.scope),
-                         _utils.get_path_with_query_string(self.scope), outcome)
+        # uvicorn's helpers take its TypedDict of the ASGI scope; ours is that dict.
+        scope = cast("WebSocketScope", self.scope)
+        self.logger.info('%s - "WebSocket %s" %s', _utils.get_client_addr(scope),
+                         _utils.get_path_with_query_string(scope), outcome)

@@ -13,7 +13,7 @@ wsaccel itself is not needed; nothing of it is imported or patched.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from .. import _backend
 
@@ -88,7 +88,8 @@ class XorMaskerSimple:
         shift = self._ptr & 3
         mask = self._mask[shift:] + self._mask[:shift] if shift else self._mask
         self._ptr += size
-        return self._apply(view, mask)
+        masked: bytes = self._apply(view, mask)
+        return masked
 
 
 def createXorMasker(mask: Any, len: Optional[int] = None) -> XorMaskerSimple:  # noqa: A002
@@ -164,7 +165,7 @@ class Utf8Validator:
 #: For each lead byte, the ranges its continuation bytes must be in (RFC 3629
 #: §4: no overlongs, no surrogates, nothing above U+10FFFF); no entry: the
 #: byte cannot start a sequence.
-_RANGES = {}
+_RANGES: Dict[int, Tuple[Tuple[int, int], ...]] = {}
 _CONT = (0x80, 0xBF)
 for _lead in range(0x00, 0x80):
     _RANGES[_lead] = ()

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from typing import Any, Deque, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
 
 try:
     import wsproto as _wsproto
@@ -122,8 +122,8 @@ def _opened(connection_type: ConnectionType, backend: Optional[str],
     """A wsfast connection already OPEN: the handshake happened elsewhere
     (wsproto's, or an HTTP/2 CONNECT), so run a local one through the public
     API and throw its bytes away."""
-    options = dict(backend=backend, max_message_size=max_message_size, auto_pong=False,
-                   defer_failure=True)
+    options: Dict[str, Any] = dict(backend=backend, max_message_size=max_message_size,
+                                   auto_pong=False, defer_failure=True)
     if connection_type is ConnectionType.SERVER:
         key = _handshake.generate_key()
         server = ServerProtocol(**options)
@@ -217,7 +217,8 @@ class Connection:
     @property
     def backend(self) -> str:
         """``"cython"`` or ``"python"``: the kernels this connection uses."""
-        return self._conn.backend
+        backend: str = self._conn.backend
+        return backend
 
     # -- bytes in, events out --------------------------------------------------------
 
@@ -409,7 +410,7 @@ class WSConnection:
     def __init__(self, connection_type: ConnectionType, *, backend: Optional[str] = None,
                  max_message_size: Optional[int] = None) -> None:
         self.client = connection_type is ConnectionType.CLIENT
-        self._options = dict(backend=backend, max_message_size=max_message_size,
+        self._options: Dict[str, Any] = dict(backend=backend, max_message_size=max_message_size,
                              auto_pong=False, defer_failure=True)
         self._handshake: Any = None if self.client else ServerProtocol(**self._options)
         self._request: Any = None  # wsfast's Request (server role)

@@ -10,7 +10,7 @@ import binascii
 import hmac
 import inspect
 import re
-from typing import Any, Awaitable, Callable, Iterable, Optional, Tuple, Union
+from typing import Any, Awaitable, Callable, Iterable, Optional, Tuple, Union, cast
 
 from ..events import Request, Response
 
@@ -96,10 +96,11 @@ def basic_auth(
                                        password.encode(errors="surrogateescape"))
 
         check_credentials = check_known
-    check = check_credentials
+    # Not None: exactly one of the two was given (checked above).
+    check = cast(Callable[[str, str], Union[bool, Awaitable[bool]]], check_credentials)
 
     def refuse(connection: Any, why: str) -> Response:
-        response = connection.respond(401, why)
+        response: Response = connection.respond(401, why)
         response.headers["WWW-Authenticate"] = www_authenticate(realm)
         return response
 

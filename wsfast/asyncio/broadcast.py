@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import traceback
-from typing import Any, Iterable, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Union
 
 from .. import _backend
 from ..errors import ConcurrencyError
@@ -35,7 +35,8 @@ _UNBOUNDED = SlowConsumerPolicy("skip", limit=sys.maxsize)
 def broadcast(connections: Iterable[Any],
               message: Union[str, bytes, bytearray, memoryview, PreparedMessage],
               *, text: Optional[bool] = None, raise_exceptions: bool = False,
-              policy: Optional[SlowConsumerPolicy] = None) -> "Optional[asyncio.Future[None]]":
+              policy: Optional[SlowConsumerPolicy] = None,
+              ) -> "Optional[asyncio.Future[List[None]]]":
     """Send *message* to every open connection of *connections* (wsfast
     asyncio connections, server or client side), as websockets'
     ``broadcast``: without waiting for the write buffers to drain, so a slow
@@ -141,7 +142,7 @@ def broadcast(connections: Iterable[Any],
     late = PreparedMessage.__new__(PreparedMessage)
     late.payload, late.opcode, late.text, late.frame = (
         payload, opcode, opcode == _TEXT, frame if frame is not None else build_frame(opcode, payload))
-    by_policy: dict = {}
+    by_policy: Dict[Any, List[Any]] = {}
     for waiting_policy, websocket in waiting:
         by_policy.setdefault(waiting_policy, []).append(websocket)
     return asyncio.gather(*(

@@ -145,7 +145,9 @@ class ClientConnection(WebSocket):
         super().__init__(protocol, ping_interval=ping_interval, ping_timeout=ping_timeout,
                          close_timeout=close_timeout, max_queue=max_queue,
                          write_limit=write_limit, logger=logger)
-        self._handshake: asyncio.Future = self._loop.create_future()
+        self._handshake: "asyncio.Future[None]" = self._loop.create_future()
+
+    connection: ClientProtocol
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
@@ -349,9 +351,9 @@ class connect:
         # Exactly the arguments websockets gives create_connection, so that a
         # factory written for it works; the logger travels on the sans-I/O
         # connection, where websockets keeps it too (see _new_protocol).
-        self._connection_options = dict(ping_interval=ping_interval, ping_timeout=ping_timeout,
-                                         close_timeout=close_timeout, max_queue=max_queue,
-                                         write_limit=write_limit)
+        self._connection_options: Dict[str, Any] = dict(
+            ping_interval=ping_interval, ping_timeout=ping_timeout, close_timeout=close_timeout,
+            max_queue=max_queue, write_limit=write_limit)
         self._logger_option = logger
         # Build the first sans-I/O connection now: a bad option (subprotocol,
         # header, codec limit) is an error at the call, as in websockets.
@@ -500,7 +502,7 @@ class connect:
                 and response.status_code in _REDIRECT_STATUSES
                 and "Location" in response.headers):
             return exc
-        new_uri = urllib.parse.urljoin(self.uri, response.headers["Location"])
+        new_uri: str = urllib.parse.urljoin(self.uri, response.headers["Location"])
         try:
             new_ws_uri = parse_uri(new_uri)
         except (InvalidURI, ValueError) as error:  # not a WebSocket URI
@@ -587,7 +589,8 @@ def unix_connect(path: Optional[str] = None, uri: Optional[str] = None, **kwargs
     return connect(uri, unix=True, path=path, **kwargs)
 
 
-def _extensions(extensions: Optional[Sequence[PerMessageDeflate]], compression: Any) -> tuple:
+def _extensions(extensions: Optional[Sequence[PerMessageDeflate]],
+                compression: Any) -> Tuple[Any, ...]:
     """``extensions`` plus what ``compression`` adds: permessage-deflate
     unless it is already offered (websockets' rule)."""
     offered = tuple(extensions or ())
@@ -606,8 +609,9 @@ try:
     from python_socks import ProxyType as _SocksType
     from python_socks import ProxyError as _SocksError
     from python_socks.async_.asyncio import Proxy as _SocksProxy
+    _HAVE_SOCKS = True
 except ImportError:  # pragma: no cover - the proxy extra is not installed
-    _SocksProxy = None
+    _HAVE_SOCKS = False
 
 
 async def _socks_connect(proxy: Proxy, ws_uri: WebSocketURI, local_addr: Any) -> Any:
@@ -616,7 +620,7 @@ async def _socks_connect(proxy: Proxy, ws_uri: WebSocketURI, local_addr: Any) ->
     The SOCKS protocol is python-socks' (a well-kept library); ``socks5h``
     and ``socks4a`` let the proxy resolve the server's name.
     """
-    if _SocksProxy is None:
+    if not _HAVE_SOCKS:
         raise ImportError("connecting through a SOCKS proxy requires python-socks: "
                           "pip install wsfast[proxy]")
     version = _SocksType.SOCKS5 if proxy.scheme.startswith("socks5") else _SocksType.SOCKS4
@@ -641,7 +645,7 @@ class _TunnelProtocol(asyncio.Protocol):
     def __init__(self, request: bytes) -> None:
         self.request = request
         self.parser = ResponseParser()
-        self.established: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.established: "asyncio.Future[Response]" = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: Any) -> None:
         transport.write(self.request)

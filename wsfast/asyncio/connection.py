@@ -53,7 +53,7 @@ import sys
 import threading
 import time
 import uuid
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Optional, Tuple, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple, Union, cast
 
 from ..connection import Connection, State
 from ..defaults import (CLOSE_TIMEOUT, DEFERRED_FAILURE_LIMIT, MAX_QUEUE, PING_INTERVAL,
@@ -69,7 +69,7 @@ __all__ = ["WebSocket", "ConcurrencyError", "websocket_class", "queue_marks", "L
 logger = logging.getLogger(__name__)
 
 Data = Union[str, bytes]
-LoggerLike = Union[logging.Logger, logging.LoggerAdapter]
+LoggerLike = Union[logging.Logger, "logging.LoggerAdapter[Any]"]
 
 
 
@@ -87,7 +87,7 @@ def _writer_for(transport: Any) -> Any:
     if _WRITELINES_BROKEN and type(transport).__name__ == "_SelectorSocketTransport":
         write = transport.write
 
-        def joined_write(chunks: list) -> None:
+        def joined_write(chunks: List[bytes]) -> None:
             write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
 
         return joined_write
@@ -98,10 +98,10 @@ def _read_buffer() -> memoryview:
     """The read buffer of this thread's event loop (see the module docstring):
     a view of a page-aligned anonymous mapping, which the view keeps alive."""
     try:
-        return _local.view
+        view: memoryview = _local.view
     except AttributeError:
-        _local.view = memoryview(_private_pages(READ_BUFFER_SIZE))
-        return _local.view
+        view = _local.view = memoryview(_private_pages(READ_BUFFER_SIZE))
+    return view
 
 
 def _private_pages(size: int) -> mmap.mmap:
@@ -212,7 +212,7 @@ class WebSocket:
         self.recv = stream.recv  # type: ignore[method-assign]
         self.send = stream.send  # type: ignore[method-assign]
         self.send_nowait = stream.send_nowait  # type: ignore[method-assign]
-        self._pings: Dict[bytes, Tuple[asyncio.Future, float]] = {}
+        self._pings: Dict[bytes, Tuple["asyncio.Future[float]", float]] = {}
         self._keepalive_handle: Optional[asyncio.TimerHandle] = None
         self._close_timer: Optional[asyncio.TimerHandle] = None
         self.latency = 0.0
@@ -238,7 +238,7 @@ class WebSocket:
             ConnectionClosedError: it ended with an error or abnormally.
             ConcurrencyError: another coroutine is already waiting in ``recv``.
         """
-        return self._stream.recv(decode)
+        return cast(Awaitable[Data], self._stream.recv(decode))
 
     def send(self, message: Any, text: Optional[bool] = None) -> Awaitable[None]:
         """Send a message: ``str`` as text, bytes-like as binary; an iterable
@@ -255,7 +255,7 @@ class WebSocket:
             ConnectionClosed: the connection is closing or closed.
             TypeError: unsupported message type.
         """
-        return self._stream.send(message, text)
+        return cast(Awaitable[None], self._stream.send(message, text))
 
     def send_nowait(self, message: Data) -> None:
         """Send a ``str`` (text) or bytes-like (binary) message without
@@ -273,16 +273,16 @@ class WebSocket:
     def __aiter__(self) -> AsyncIterator[Data]:
         """``async for message in websocket``: ends quietly on a normal close,
         raises ConnectionClosedError otherwise."""
-        return self._stream
+        return cast(AsyncIterator[Data], self._stream)
 
     def __anext__(self) -> Awaitable[Data]:
-        return self._stream.__anext__()
+        return cast(Awaitable[Data], self._stream.__anext__())
 
     @property
     def protocol(self) -> asyncio.BufferedProtocol:
         """The ``asyncio.BufferedProtocol`` to hand the event loop for this
         connection (``loop.create_connection(lambda: websocket.protocol, ...)``)."""
-        return self._stream
+        return cast(asyncio.BufferedProtocol, self._stream)
 
     @property
     def on_message(self) -> Optional[Callable[[Data], Any]]:
@@ -292,7 +292,7 @@ class WebSocket:
         for :meth:`recv`. No task switch per message: the fastest way to
         consume a stream. Answer with :meth:`send_nowait`. An exception it
         raises fails the connection with 1011."""
-        return self._stream.on_message
+        return cast(Optional[Callable[[Data], Any]], self._stream.on_message)
 
     @on_message.setter
     def on_message(self, callback: Optional[Callable[[Data], Any]]) -> None:
@@ -304,7 +304,7 @@ class WebSocket:
         at the low-water mark, a quarter of it unless ``max_queue`` was a
         ``(high, low)`` tuple); ``None``: no limit. Setting it takes the same
         forms as the option."""
-        return self._stream.max_queue
+        return cast(Optional[int], self._stream.max_queue)
 
     @max_queue.setter
     def max_queue(self, value: Any) -> None:
@@ -333,12 +333,12 @@ class WebSocket:
     @property
     def open(self) -> bool:
         """Whether messages can be sent."""
-        return self.connection.core.can_send_data
+        return bool(self.connection.core.can_send_data)
 
     @property
     def closed(self) -> bool:
         """Whether the TCP connection is closed."""
-        return self._stream.lost.done()
+        return bool(self._stream.lost.done())
 
     @property
     def subprotocol(self) -> Optional[str]:
@@ -471,7 +471,7 @@ class WebSocket:
     @property
     def writing_paused(self) -> bool:
         """Whether the transport's write buffer is above its high-water mark."""
-        return self._stream.writing_paused
+        return bool(self._stream.writing_paused)
 
     async def drain(self) -> None:
         """Wait until the write buffer is below its low-water mark."""
@@ -620,7 +620,7 @@ class WebSocket:
         if self.ping_interval is not None:
             self._keepalive_handle = self._loop.call_later(self.ping_interval, self._keepalive)
 
-    def _ping_timed_out(self, waiter: asyncio.Future) -> None:
+    def _ping_timed_out(self, waiter: "asyncio.Future[float]") -> None:
         if waiter.done() or self._stream.lost.done():
             return
         self.logger.info("%s: keepalive ping timeout; failing the connection", self._peer())
@@ -710,7 +710,7 @@ class WebSocket:
 
     def _connection_closed(self) -> ConnectionClosed:
         if self._stream.closed_exc is not None:
-            return self._stream.closed_exc
+            return cast(ConnectionClosed, self._stream.closed_exc)
         connection = self.connection
         rcvd = connection.close_rcvd
         sent = connection.close_sent
@@ -743,7 +743,7 @@ class WebSocket:
             high, low = self._write_limit
             transport.set_write_buffer_limits(high, low)
 
-    def _handle_events(self, events: list) -> None:
+    def _handle_events(self, events: List[Any]) -> None:
         """The slow path: events that need more than queueing."""
         messages = self._stream.messages
         on_message = self.on_message

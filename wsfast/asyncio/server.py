@@ -20,7 +20,7 @@ import logging
 import re
 import socket
 import sys
-from typing import Any, Awaitable, Callable, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Awaitable, Callable, Dict, Optional, Sequence, Set, Tuple, Union
 
 from ..protocol import ServerProtocol
 from ..state import State
@@ -56,7 +56,7 @@ SERVER = f"Python/{sys.version_info.major}.{sys.version_info.minor} wsfast/{_ver
 _HOOK_FAILED = "Failed to open a WebSocket connection.\nSee server log for more information.\n"
 
 
-def _keywords_of(method: Callable[..., Any], positional: int) -> frozenset:
+def _keywords_of(method: Callable[..., Any], positional: int) -> frozenset[str]:
     """The keyword arguments *method* takes beyond its first *positional* ones."""
     parameters = list(inspect.signature(method).parameters.values())[positional:]
     return frozenset(p.name for p in parameters
@@ -75,7 +75,7 @@ def default_server_compression() -> PerMessageDeflate:
 
 
 def compression_extensions(compression: Any, default: Callable[[], PerMessageDeflate],
-                           extensions: Optional[Sequence[Any]] = None) -> tuple:
+                           extensions: Optional[Sequence[Any]] = None) -> Tuple[Any, ...]:
     """The ``compression`` and ``extensions`` options as a tuple of extension
     configurations. As in websockets, ``compression="deflate"`` adds the
     default permessage-deflate unless ``extensions`` configures one."""
@@ -110,7 +110,7 @@ def size_limits(max_size: Any,
 
 def codec_options(*, max_size: Optional[int], max_frame_size: Optional[int],
                   max_fragments: Optional[int], fragment_overhead: int, text_as_bytes: bool,
-                  extensions: tuple, backend: Optional[str]) -> dict:
+                  extensions: Tuple[Any, ...], backend: Optional[str]) -> Dict[str, Any]:
     """The sans-I/O connection options behind serve()'s and connect()'s.
 
     ``defer_failure``: on a protocol error the application first gets (and
@@ -122,7 +122,7 @@ def codec_options(*, max_size: Optional[int], max_frame_size: Optional[int],
                 defer_failure=True)
 
 
-def check_keywords(function: str, kwargs: dict, allowed: frozenset) -> None:
+def check_keywords(function: str, kwargs: Dict[str, Any], allowed: frozenset[str]) -> None:
     """Refuse, at the call, a keyword that neither serve() nor the event
     loop's create_server takes: passed on, it would fail only when the server
     is awaited, far from the mistake."""
@@ -190,6 +190,8 @@ class ServerConnection(WebSocket):
     :class:`Server`.
     """
 
+    connection: ServerProtocol
+
     def __init__(
         self,
         protocol: ServerProtocol,
@@ -208,8 +210,8 @@ class ServerConnection(WebSocket):
                          logger=logger if logger is not None else server.logger)
         self.server = server
         self.username: Optional[str] = None  # set by basic_auth()
-        self._handler_task: Optional[asyncio.Task] = None
-        self._hook_task: Optional[asyncio.Task] = None
+        self._handler_task: Optional[asyncio.Task[None]] = None
+        self._hook_task: Optional[asyncio.Task[None]] = None
         self._open_timer: Optional[asyncio.TimerHandle] = None
 
     def respond(self, status: Union[int, http.HTTPStatus], text: str) -> Response:
@@ -363,7 +365,7 @@ class ServerConnection(WebSocket):
         if self._open_timer is not None:
             self._open_timer.cancel()
             self._open_timer = None
-        if connection.state is State.OPEN:
+        if self.connection.state is State.OPEN:  # send_response() moved it on
             self.logger.info("%s: connection open: %s", self._peer(), self.request.path)
             server.open_count += 1
             self._stream.write_now()
@@ -440,8 +442,8 @@ class Server:
         self,
         handler: Handler,
         *,
-        connection_options: dict,
-        websocket_options: dict,
+        connection_options: Dict[str, Any],
+        websocket_options: Dict[str, Any],
         process_request: Optional[Callable[..., Any]] = None,
         process_response: Optional[Callable[..., Any]] = None,
         extra_headers: Any = (),
@@ -472,11 +474,11 @@ class Server:
             else ServerConnection
         self.open_count = 0
         self.websockets: Set[ServerConnection] = set()
-        self._handler_tasks: Set[asyncio.Task] = set()
-        self.server: Optional[asyncio.AbstractServer] = None
-        self._loop: Any = None
+        self._handler_tasks: Set[asyncio.Task[None]] = set()
+        self.server: Optional[asyncio.Server] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._closing = False
-        self._all_closed: Optional[asyncio.Future] = None
+        self._all_closed: Optional[asyncio.Future[None]] = None
 
     def _protocol_factory(self) -> asyncio.BufferedProtocol:
         protocol = ServerProtocol(**self.connection_options)
@@ -740,7 +742,7 @@ class serve:
         self._port = port
         self._kwargs = kwargs
 
-    async def _create_server(self, loop: asyncio.AbstractEventLoop) -> asyncio.AbstractServer:
+    async def _create_server(self, loop: asyncio.AbstractEventLoop) -> asyncio.Server:
         return await loop.create_server(self._server._protocol_factory, self._host,
                                         self._port, **self._kwargs)
 
@@ -775,7 +777,7 @@ class unix_serve(serve):
         super().__init__(handler, **kwargs)
         self._path = path
 
-    async def _create_server(self, loop: asyncio.AbstractEventLoop) -> asyncio.AbstractServer:
+    async def _create_server(self, loop: asyncio.AbstractEventLoop) -> asyncio.Server:
         return await loop.create_unix_server(self._server._protocol_factory, self._path,
                                              **self._kwargs)
 

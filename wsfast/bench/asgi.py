@@ -18,7 +18,8 @@ message by message before and after timing.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Dict, List, Optional, Sequence
+import functools
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence
 
 from . import peers
 from .echo.clients import CLIENTS, _WsfastClient
@@ -39,7 +40,8 @@ UVICORN_LIBRARIES: Dict[str, str] = {
 BASELINE = "uvicorn+websockets-sansio"
 
 
-async def echo_app(scope: Dict[str, Any], receive: Callable, send: Callable) -> None:
+async def echo_app(scope: Dict[str, Any], receive: Callable[[], Awaitable[Dict[str, Any]]],
+                   send: Callable[[Dict[str, Any]], Awaitable[None]]) -> None:
     """The ASGI echo app every contender serves."""
     if scope["type"] != "websocket":
         return
@@ -79,14 +81,18 @@ async def serve_uvicorn(ws: str) -> int:
     state.default_headers = list(config.encoded_headers)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: config.http_protocol_class(config=config, server_state=state, app_state={}),
+        # uvicorn annotates http_protocol_class as type[asyncio.Protocol]; it
+        # is its H11Protocol, which takes these keywords.
+        lambda: config.http_protocol_class(  # type: ignore[call-arg]
+            config=config, server_state=state, app_state={}),
         HOST, 0)
-    return server.sockets[0].getsockname()[1]
+    port: int = server.sockets[0].getsockname()[1]
+    return port
 
 
 def servers() -> Dict[str, Callable[[], Any]]:
     """The server entries of :data:`wsfast.bench.echo.servers.SERVERS`."""
-    return {name: (lambda ws=ws: serve_uvicorn(ws)) for name, ws in UVICORN_LIBRARIES.items()}
+    return {name: functools.partial(serve_uvicorn, ws) for name, ws in UVICORN_LIBRARIES.items()}
 
 
 def _unavailable(name: str) -> Optional[str]:
@@ -122,7 +128,7 @@ def _workloads(options: Options) -> List[Workload]:
         half = window // 2
         payloads = _text_payloads(window, size) if text else _binary_payloads(window, size)
 
-        def job(client: Any, n: int, collect: Optional[list], text: bool = text,
+        def job(client: Any, n: int, collect: Optional[List[Any]], text: bool = text,
                 payloads: Sequence[Any] = payloads, window: int = window) -> Any:
             return client.pipelined(text, payloads, n, window, collect)
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -44,7 +45,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import IO, Any, Dict, List, Optional, Sequence
 
 HOST = "127.0.0.1"
 SERVERS = ("wsfast", "websockets", "floor")
@@ -197,8 +198,8 @@ class _Clients:
         self.opened = 0
         self.done = 0
         loop = asyncio.get_running_loop()
-        self.all_open: asyncio.Future = loop.create_future()
-        self.finished: asyncio.Future = loop.create_future()
+        self.all_open: "asyncio.Future[None]" = loop.create_future()
+        self.finished: "asyncio.Future[float]" = loop.create_future()
         self.protocols: List[_Client] = []
         self.errors: List[str] = []
         self.server_times: List[float] = []
@@ -217,49 +218,56 @@ class _Clients:
             protocol.transport.abort()
 
 
-def _start_server(kind: str) -> subprocess.Popen:
+def _pipe(stream: Optional[IO[str]]) -> IO[str]:
+    """A pipe of the server process (_start_server opens both)."""
+    if stream is None:
+        raise RuntimeError("the server process has no pipe")
+    return stream
+
+
+def _start_server(kind: str) -> "subprocess.Popen[str]":
     return subprocess.Popen([sys.executable, "-m", "wsfast.bench.fanout", "--server", kind],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
 
-def _stop_server(process: subprocess.Popen) -> None:
+def _stop_server(process: "subprocess.Popen[str]") -> None:
     try:
-        process.stdin.write("quit\n")
-        process.stdin.close()
+        _pipe(process.stdin).write("quit\n")
+        _pipe(process.stdin).close()
         process.wait(10)
     except Exception:  # noqa: BLE001 - the child may be gone already
         process.kill()
         process.wait()
 
 
-async def _broadcast_once(process: subprocess.Popen, clients: "_Clients") -> float:
+async def _broadcast_once(process: "subprocess.Popen[str]", clients: "_Clients") -> float:
     """Tell the server to broadcast; the time until every client has it."""
     clients.done = 0
     clients.finished = asyncio.get_running_loop().create_future()
     start = time.perf_counter()
-    process.stdin.write("go\n")
-    process.stdin.flush()
+    _pipe(process.stdin).write("go\n")
+    _pipe(process.stdin).flush()
     end = await asyncio.wait_for(clients.finished, 60)
     if clients.errors:
         raise AssertionError(clients.errors[0])
-    clients.server_times.append(float(process.stdout.readline()))
+    clients.server_times.append(float(_pipe(process.stdout).readline()))
     return end - start
 
 
 async def _measure(kind: str, count: int, rounds: int) -> Dict[str, Any]:
     process = _start_server(kind)
     try:
-        port = int(process.stdout.readline())
-        process.stdin.write("rss\n")
-        process.stdin.flush()
-        rss_before = int(process.stdout.readline())
+        port = int(_pipe(process.stdout).readline())
+        _pipe(process.stdin).write("rss\n")
+        _pipe(process.stdin).flush()
+        rss_before = int(_pipe(process.stdout).readline())
         clients = _Clients(count)
         await clients.open(port)
         await asyncio.sleep(0.2)  # let the server finish its side of the handshakes
-        process.stdin.write("rss\n")
-        process.stdin.flush()
+        _pipe(process.stdin).write("rss\n")
+        _pipe(process.stdin).flush()
         rss_after = int(await asyncio.get_running_loop().run_in_executor(
-            None, process.stdout.readline))
+            None, _pipe(process.stdout).readline))
         times = []
         for _ in range(rounds + 1):  # the first one warms up
             times.append(await _broadcast_once(process, clients))
@@ -285,10 +293,10 @@ def _bench(kind: str, count: int) -> Any:
 
     loop = asyncio.new_event_loop()
     process = _start_server(kind)
-    port = int(process.stdout.readline())
-    process.stdin.write("rss\n")  # keep the protocol of _measure: one line back
-    process.stdin.flush()
-    process.stdout.readline()
+    port = int(_pipe(process.stdout).readline())
+    _pipe(process.stdin).write("rss\n")  # keep the protocol of _measure: one line back
+    _pipe(process.stdin).flush()
+    _pipe(process.stdout).readline()
     clients = loop.run_until_complete(_open_clients(count, port))
 
     async def rounds(loops: int) -> None:
@@ -329,13 +337,13 @@ def register() -> None:
         workloads = []
         for count in (1000,) if options.quick else (1000, 5000):
             contenders = [
-                Contender("wsfast-cython", lambda count=count: _bench("wsfast", count)),
-                Contender("floor", lambda count=count: _bench("floor", count), kind="baseline"),
+                Contender("wsfast-cython", functools.partial(_bench, "wsfast", count)),
+                Contender("floor", functools.partial(_bench, "floor", count), kind="baseline"),
             ]
             if options.peers:
                 available = peers.version("websockets") is not None
                 contenders.insert(1, Contender(
-                    "websockets", (lambda count=count: _bench("websockets", count))
+                    "websockets", functools.partial(_bench, "websockets", count)
                     if available else None, kind="peer",
                     unavailable=None if available else "websockets is not installed"))
             workloads.append(Workload("fanout", f"broadcast 100 B to {count:,}", None,

@@ -84,8 +84,8 @@ async def _open_clients(library: str, compression: bool, port: int, count: int) 
         if library == "wsfast":
             from ..asyncio import connect
 
-            ws = await connect(uri, compression="deflate" if compression else None,
-                               ping_interval=None)
+            ws: Any = await connect(uri, compression="deflate" if compression else None,
+                                    ping_interval=None)
         else:
             from websockets.asyncio.client import connect as ws_connect
 

@@ -390,15 +390,17 @@ def _cpu_model() -> str:
 def metadata() -> Dict[str, Any]:
     import wsfast
 
+    from ..version import version as wsfast_version
+
     try:
-        from .. import _mask_c  # type: ignore[attr-defined]
+        from .. import _mask_c
 
         simd = _mask_c.simd()
     except ImportError:
         simd = "none (pure Python)"
     status = _peers.status()
     return {
-        "wsfast": wsfast.__version__,
+        "wsfast": wsfast_version,
         "implementation": wsfast.IMPLEMENTATION,
         "import_error": repr(_backend.IMPORT_ERROR) if _backend.IMPORT_ERROR else None,
         "simd": simd,

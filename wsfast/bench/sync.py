@@ -139,7 +139,7 @@ class _FloorClient:
         self.buffer = bytearray(max(len(e) for e in self.echo) * len(payloads))
         self.view = memoryview(self.buffer)
 
-    def exchange(self, first: int, count: int) -> bytes:
+    def exchange(self, first: int, count: int) -> memoryview:
         """Send frames first..first+count-1 in one write, read their echoes."""
         sock = self.sock
         if count == 1:
@@ -185,6 +185,13 @@ def _unavailable(library: str) -> Optional[str]:
     return None
 
 
+def _maker(session: _Session, payloads: Sequence[Any], batch: int,
+           units: int) -> Callable[[str], Callable[[], Bench]]:
+    """One workload's bench factory for each library (bound now, not when
+    the loop that builds the workloads has moved on)."""
+    return lambda library: (lambda: _make(session, library, payloads, batch, units))
+
+
 def _make(session: _Session, library: str, payloads: Sequence[Any], batch: int,
           units: int) -> Bench:
     """A bench doing ``units`` messages per loop, in batches of *batch*
@@ -201,7 +208,7 @@ def _make(session: _Session, library: str, payloads: Sequence[Any], batch: int,
     if library == "floor":
         client.prepare(payloads)
 
-        def run_messages(n: int, collect: Optional[list]) -> Any:
+        def run_messages(n: int, collect: Optional[List[Any]]) -> Any:
             i = state["next"]
             last = None
             for _ in range(n // batch):
@@ -234,7 +241,7 @@ def _make(session: _Session, library: str, payloads: Sequence[Any], batch: int,
         send = client.send
         recv = client.recv
 
-        def run_messages(n: int, collect: Optional[list]) -> Any:
+        def run_messages(n: int, collect: Optional[List[Any]]) -> Any:
             i = state["next"]
             last = None
             for _ in range(n // batch):
@@ -304,16 +311,14 @@ def _workloads(options: Options) -> List[Workload]:
         payloads = _payloads(text, size, 100)
         workloads.append(Workload(
             "sync", name, size,
-            contenders(lambda lib, p=payloads, u=per_loop: (
-                lambda: _make(session, lib, p, 1, u))),
+            contenders(_maker(session, payloads, 1, per_loop)),
             baseline="websockets-sync", unit="round trip", units=per_loop, batch=10,
             min_round=round_s))
     for name, size, text, batch, per_loop in PIPELINED:
         payloads = _payloads(text, size, batch * 10)
         workloads.append(Workload(
             "sync", name, size,
-            contenders(lambda lib, p=payloads, b=batch, u=per_loop: (
-                lambda: _make(session, lib, p, b, b * u))),
+            contenders(_maker(session, payloads, batch, batch * per_loop)),
             baseline="websockets-sync", unit="message", units=batch * per_loop, batch=4,
             min_round=round_s))
     return workloads

@@ -12,7 +12,7 @@ import os
 import socket
 import sys
 import time
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..deflate import PerMessageDeflate
 
@@ -25,8 +25,8 @@ def _version() -> str:
     """wsfast's version; from the distribution's metadata when the package's
     ``__init__`` has not run yet (this module imported first)."""
     try:
-        from .. import __version__
-        return __version__
+        from ..version import version as wsfast_version
+        return wsfast_version
     except ImportError:
         try:
             from importlib.metadata import version
@@ -59,7 +59,7 @@ def extensions_for(compression: Any, extensions: Optional[Sequence[Any]],
     configurations. wsfast implements one extension, permessage-deflate:
     ``extensions`` may list :class:`~wsfast.deflate.PerMessageDeflate`
     configurations (websockets' extension factories are not supported)."""
-    configs: list = []
+    configs: List[Any] = []
     if extensions:
         for extension in extensions:
             if not isinstance(extension, PerMessageDeflate):

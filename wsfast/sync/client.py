@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import ssl as ssl_module
-from typing import Any, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 from ..connection import ClientConnection as ClientProtocol
 from ..connection import State
@@ -30,6 +30,8 @@ class ClientConnection(Connection):
 
     A context manager: leaving the ``with`` block closes the connection.
     """
+
+    protocol: ClientProtocol
 
     def __enter__(self) -> "ClientConnection":
         return self
@@ -143,7 +145,7 @@ def connect(
     if proxy not in (True, None):
         raise NotImplementedError("wsfast.sync does not support proxies yet")
     del proxy_ssl, proxy_server_hostname, legacy
-    headers = []
+    headers: List[Tuple[str, str]] = []
     if additional_headers is not None:
         items = additional_headers.items() if hasattr(additional_headers, "items") \
             else additional_headers
@@ -190,8 +192,9 @@ def connect(
         if sock is not None:
             sock.close()
         raise
-    connection = cls(sock, protocol, ping_interval=ping_interval, ping_timeout=ping_timeout,
-                     close_timeout=close_timeout, max_queue=max_queue, logger=logger)
+    connection: ClientConnection = cls(
+        sock, protocol, ping_interval=ping_interval, ping_timeout=ping_timeout,
+        close_timeout=close_timeout, max_queue=max_queue, logger=logger)
     try:
         connection.handshake(deadline)
     except BaseException:

@@ -63,7 +63,7 @@ import socket
 import threading
 import time
 import uuid
-from typing import Any, Dict, Iterable, Iterator, Optional, Tuple, Union
+from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, Union, cast
 
 from ..connection import Connection as Protocol
 from ..connection import State
@@ -96,14 +96,14 @@ def _read_buffer() -> memoryview:
     copy into a page-aligned destination is measurably cheaper for large
     reads, see wsfast.asyncio.connection), one per thread that reads."""
     try:
-        return _local.view
+        view: memoryview = _local.view
     except AttributeError:
         if hasattr(mmap, "MAP_PRIVATE"):
             pages = mmap.mmap(-1, _BUFSIZE, flags=mmap.MAP_PRIVATE)
         else:  # pragma: no cover - Windows
             pages = mmap.mmap(-1, _BUFSIZE)
-        _local.view = memoryview(pages)
-        return _local.view
+        view = _local.view = memoryview(pages)
+    return view
 
 
 def queue_limits(max_queue: Any) -> Tuple[Optional[int], Optional[int]]:
@@ -175,7 +175,7 @@ class Connection:
         self._send_lock = threading.Lock()  # the right to write to the socket
         self._read_lock = threading.Lock()  # the read role
         self._recv_guard = threading.Lock()  # one recv caller at a time
-        self._messages: collections.deque = collections.deque()
+        self._messages: Deque[Any] = collections.deque()
         self._waiting = 0  # threads waiting on the condition (recv, close)
         self._background_waiting = False  # the background thread waits for the read role
         self._app_active = 0.0  # monotonic time of the last recv activity
@@ -279,14 +279,14 @@ class Connection:
         finally:
             self._app_active = time.monotonic()
             guard.release()
-        data = event.data
+        data: Union[str, bytes] = event.data
         if decode is None:
             return data
         if type(event) is TextMessage:
             if decode is False and type(data) is str:
                 return data.encode()
-            return data.decode() if decode and type(data) is not str else data
-        return data.decode() if decode else data
+            return cast(bytes, data).decode() if decode and type(data) is not str else data
+        return cast(bytes, data).decode() if decode else data  # binary: bytes
 
     def recv_streaming(self, decode: Optional[bool] = None) -> Iterator[Data]:
         """Receive the next message as an iterator of fragments.
@@ -383,7 +383,8 @@ class Connection:
                 # into this thread's buffer: no bytes object per read (the
                 # codec copies out what it keeps)
                 view = _read_buffer()
-                data = view[:sock.recv_into(view, min(self.recv_bufsize, len(view)))]
+                data: Union[bytes, memoryview] = view[
+                    :sock.recv_into(view, min(self.recv_bufsize, len(view)))]
             else:  # the handshake parser keeps what it is given
                 data = sock.recv(self.recv_bufsize)
         except (OSError, ValueError) as exc:  # reset, shut down, closed
@@ -439,7 +440,7 @@ class Connection:
         if eof:
             self._end()
 
-    def _handle_events(self, events: list) -> None:
+    def _handle_events(self, events: List[Any]) -> None:
         """The slow path (mutex held): control frames, errors, handshake."""
         messages = self._messages
         for event in events:
@@ -639,7 +640,7 @@ class Connection:
                         piece, (str, bytes, bytearray, memoryview)):
                     raise TypeError("all fragments must be of the same type (str or bytes)")
                 if encode:
-                    piece = piece.encode()
+                    piece = cast(str, piece).encode()  # encode: the fragments are str
                 with self._mutex:
                     if self._ended or self._aborting:
                         raise self._connection_closed()

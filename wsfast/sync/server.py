@@ -40,6 +40,8 @@ _SOCKET_KWARGS = ("family", "backlog", "reuse_port", "dualstack_ipv6")
 class ServerConnection(Connection):
     """The server side of a connection (what handlers receive)."""
 
+    protocol: ServerProtocol
+
     def __init__(self, sock: socket.socket, protocol: ServerProtocol, *,
                  server: Optional["Server"] = None, **options: Any) -> None:
         super().__init__(sock, protocol, **options)
@@ -422,7 +424,7 @@ def serve(
     return server
 
 
-def _refuse_503(connection: ServerConnection, request: Request) -> Response:
+def _refuse_503(connection: ServerConnection, request: Optional[Request]) -> Response:
     return connection.respond(503, "Service Unavailable: the server is shutting down\n")
 
 

@@ -5,6 +5,7 @@ and :func:`serve_main`, the child process that runs one of them
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import sys
@@ -215,7 +216,7 @@ def _uvicorn_servers() -> Dict[str, Callable[[], Any]]:
 
     names = ("uvicorn+wsfast", "uvicorn+wsfast-python", "uvicorn+websockets-sansio",
              "uvicorn+wsproto")
-    return {name: (lambda name=name: start(name)) for name in names}
+    return {name: functools.partial(start, name) for name in names}
 
 
 SERVERS.update(_uvicorn_servers())
