@@ -43,9 +43,15 @@ find "$tree" -path "$tree/build" -prune -o -type f ! -name '*.c' ! -name '*.so' 
 
 # 2. A venv of its own, made once: the test dependencies and an editable
 #    install of the copy (pure at first; step 3 builds the kernels in place).
+#    The build tools are the ones pyproject.toml's build-system requires
+#    (a new venv's own setuptools is too old for its licence metadata); they
+#    are checked on every run, so an older venv is brought up to date.
 if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
-    "$venv/bin/pip" install -q 'Cython>=3.0.10' setuptools
+    fresh=yes
+fi
+"$venv/bin/pip" install -q 'Cython>=3.1.0,<3.4' 'setuptools>=77'
+if [ "${fresh:-}" = yes ]; then
     (cd "$tree" && env -u WSFAST_SANITIZE WSFAST_BUILD_EXTENSION=no \
         "$venv/bin/pip" install -q -e '.[test]')
 fi
