@@ -16,7 +16,7 @@ import sys
 from typing import Any, List, Optional
 
 from .defaults import (CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, MAX_QUEUE, OPEN_TIMEOUT,
-                       PING_INTERVAL, PING_TIMEOUT)
+                       PING_INTERVAL, PING_TIMEOUT, WRITE_LIMIT)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,8 +86,8 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"keepalive pong deadline in seconds, 0 to disable ({PING_TIMEOUT})")
     serve.add_argument("--open-timeout", type=float, default=OPEN_TIMEOUT, metavar="S",
                        help=f"time allowed for the opening handshake ({OPEN_TIMEOUT})")
-    serve.add_argument("--write-limit", type=int, default=2**15, metavar="N",
-                       help="write buffer high-water mark in bytes (32768)")
+    serve.add_argument("--write-limit", type=int, default=WRITE_LIMIT, metavar="N",
+                       help=f"write buffer high-water mark in bytes ({WRITE_LIMIT})")
     serve.add_argument("--max-connections", type=int, default=None, metavar="N",
                        help="per worker: refuse more open connections with HTTP 503")
     serve.add_argument("--subprotocol", action="append", dest="subprotocols", metavar="NAME",

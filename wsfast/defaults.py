@@ -27,6 +27,7 @@ __all__ = [
     "PING_TIMEOUT",
     "CLOSE_TIMEOUT",
     "MAX_QUEUE",
+    "WRITE_LIMIT",
     "FLUSH_THRESHOLD",
     "READ_BUFFER_SIZE",
     "DEFERRED_FAILURE_LIMIT",
@@ -80,6 +81,11 @@ PING_TIMEOUT = 20
 CLOSE_TIMEOUT = 10
 #: Messages queued for ``recv`` before reading pauses (resumes at a quarter).
 MAX_QUEUE = 16
+
+#: High-water mark of a connection's write buffer, in bytes (websockets'
+#: default for ``write_limit``): ``send`` waits for the buffer to drain
+#: below it, which is the backpressure a fast sender meets.
+WRITE_LIMIT = 2**15
 
 #: Write out collected frames once this many payload bytes are waiting.
 FLUSH_THRESHOLD = 64 * 1024

@@ -28,7 +28,7 @@ from typing import (Any, AsyncIterator, Callable, Dict, Generator, Optional, Seq
 
 from ..protocol import ClientProtocol
 from ..defaults import (CLOSE_TIMEOUT, DEFAULT_FRAGMENT_OVERHEAD, DEFAULT_MAX_MESSAGE_SIZE,
-                        MAX_QUEUE, OPEN_TIMEOUT, PING_INTERVAL, PING_TIMEOUT)
+                        MAX_QUEUE, OPEN_TIMEOUT, PING_INTERVAL, PING_TIMEOUT, WRITE_LIMIT)
 from ..deflate import PerMessageDeflate
 from ..errors import InvalidHandshake
 from ..events import Response
@@ -136,7 +136,7 @@ class ClientConnection(WebSocket):
         ping_timeout: Optional[float] = PING_TIMEOUT,
         close_timeout: Optional[float] = CLOSE_TIMEOUT,
         max_queue: Any = MAX_QUEUE,
-        write_limit: Any = 2**15,
+        write_limit: Any = WRITE_LIMIT,
         logger: Any = None,
     ) -> None:
         if logger is None:
@@ -298,7 +298,7 @@ class connect:
         reconnect_delays: Callable[[], Generator[float, None, None]] = backoff,
         max_size: Union[int, None, Tuple[Optional[int], Optional[int]]] = DEFAULT_MAX_MESSAGE_SIZE,
         max_queue: Union[int, None, Tuple[Optional[int], Optional[int]]] = MAX_QUEUE,
-        write_limit: Union[int, Tuple[int, Optional[int]]] = 2**15,
+        write_limit: Union[int, Tuple[int, Optional[int]]] = WRITE_LIMIT,
         logger: Any = None,
         create_connection: Optional[Callable[..., ClientConnection]] = None,
         extra_headers: Any = None,

@@ -25,7 +25,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Sequence, Set, Tupl
 from ..protocol import ServerProtocol
 from ..state import State
 from ..defaults import (CLOSE_TIMEOUT, DEFAULT_FRAGMENT_OVERHEAD, DEFAULT_MAX_MESSAGE_SIZE,
-                        MAX_QUEUE, OPEN_TIMEOUT, PING_INTERVAL, PING_TIMEOUT)
+                        MAX_QUEUE, OPEN_TIMEOUT, PING_INTERVAL, PING_TIMEOUT, WRITE_LIMIT)
 from ..deflate import PerMessageDeflate
 from ..errors import InvalidHandshake
 from ..events import Request, Response
@@ -201,7 +201,7 @@ class ServerConnection(WebSocket):
         ping_timeout: Optional[float] = PING_TIMEOUT,
         close_timeout: Optional[float] = CLOSE_TIMEOUT,
         max_queue: Any = MAX_QUEUE,
-        write_limit: Any = 2**15,
+        write_limit: Any = WRITE_LIMIT,
         logger: Optional[LoggerLike] = None,
     ) -> None:
         super().__init__(protocol, ping_interval=ping_interval, ping_timeout=ping_timeout,
@@ -686,7 +686,7 @@ class serve:
         close_timeout: Optional[float] = CLOSE_TIMEOUT,
         max_size: Any = DEFAULT_MAX_MESSAGE_SIZE,
         max_queue: Any = MAX_QUEUE,
-        write_limit: Any = 2**15,
+        write_limit: Any = WRITE_LIMIT,
         logger: Optional[Union[LoggerLike, str]] = None,
         create_connection: Optional[Callable[..., ServerConnection]] = None,
         max_connections: Optional[int] = None,

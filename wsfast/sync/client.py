@@ -13,7 +13,8 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 from ..connection import ClientConnection as ClientProtocol
 from ..connection import State
-from ..defaults import DEFAULT_FRAGMENT_OVERHEAD
+from ..defaults import (CLOSE_TIMEOUT, DEFAULT_FRAGMENT_OVERHEAD, DEFAULT_MAX_MESSAGE_SIZE,
+                        MAX_QUEUE, OPEN_TIMEOUT, PING_INTERVAL, PING_TIMEOUT)
 from ..events import Response
 from ._options import (USER_AGENT, Deadline, check_kwargs, client_compression, codec_options,
                        set_nodelay)
@@ -87,12 +88,12 @@ def connect(
     proxy: Any = True,
     proxy_ssl: Optional[ssl_module.SSLContext] = None,
     proxy_server_hostname: Optional[str] = None,
-    open_timeout: Optional[float] = 10,
-    ping_interval: Optional[float] = 20,
-    ping_timeout: Optional[float] = 20,
-    close_timeout: Optional[float] = 10,
-    max_size: Any = 2**20,
-    max_queue: Any = 16,
+    open_timeout: Optional[float] = OPEN_TIMEOUT,
+    ping_interval: Optional[float] = PING_INTERVAL,
+    ping_timeout: Optional[float] = PING_TIMEOUT,
+    close_timeout: Optional[float] = CLOSE_TIMEOUT,
+    max_size: Any = DEFAULT_MAX_MESSAGE_SIZE,
+    max_queue: Any = MAX_QUEUE,
     logger: Any = None,
     create_connection: Optional[type] = None,
     legacy: Optional[bool] = None,

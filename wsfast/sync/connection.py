@@ -67,7 +67,7 @@ from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, 
 
 from ..connection import Connection as Protocol
 from ..connection import State
-from ..defaults import DEFERRED_FAILURE_LIMIT
+from ..defaults import CLOSE_TIMEOUT, DEFERRED_FAILURE_LIMIT, MAX_QUEUE, PING_INTERVAL, PING_TIMEOUT
 from ..errors import (ConcurrencyError, ConnectionClosed, ConnectionClosedError,
                       ConnectionClosedOK, InvalidState)
 from ..events import BinaryMessage, Pong, TextMessage
@@ -147,10 +147,10 @@ class Connection:
         sock: socket.socket,
         protocol: Protocol,
         *,
-        ping_interval: Optional[float] = 20,
-        ping_timeout: Optional[float] = 20,
-        close_timeout: Optional[float] = 10,
-        max_queue: Any = 16,
+        ping_interval: Optional[float] = PING_INTERVAL,
+        ping_timeout: Optional[float] = PING_TIMEOUT,
+        close_timeout: Optional[float] = CLOSE_TIMEOUT,
+        max_queue: Any = MAX_QUEUE,
         logger: Any = None,
     ) -> None:
         self.socket = sock

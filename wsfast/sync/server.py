@@ -25,7 +25,8 @@ from typing import Any, Callable, Iterable, Optional, Sequence, Set, Tuple
 
 from ..connection import ServerConnection as ServerProtocol
 from ..connection import State
-from ..defaults import DEFAULT_FRAGMENT_OVERHEAD
+from ..defaults import (CLOSE_TIMEOUT, DEFAULT_FRAGMENT_OVERHEAD, DEFAULT_MAX_MESSAGE_SIZE,
+                        MAX_QUEUE, OPEN_TIMEOUT, PING_INTERVAL, PING_TIMEOUT)
 from ..events import Request, Response
 from ._options import SERVER, Deadline, check_kwargs, codec_options, server_compression, \
     set_nodelay
@@ -312,12 +313,12 @@ def serve(
     process_request: Optional[Callable[..., Any]] = None,
     process_response: Optional[Callable[..., Any]] = None,
     server_header: Optional[str] = SERVER,
-    open_timeout: Optional[float] = 10,
-    ping_interval: Optional[float] = 20,
-    ping_timeout: Optional[float] = 20,
-    close_timeout: Optional[float] = 10,
-    max_size: Any = 2**20,
-    max_queue: Any = 16,
+    open_timeout: Optional[float] = OPEN_TIMEOUT,
+    ping_interval: Optional[float] = PING_INTERVAL,
+    ping_timeout: Optional[float] = PING_TIMEOUT,
+    close_timeout: Optional[float] = CLOSE_TIMEOUT,
+    max_size: Any = DEFAULT_MAX_MESSAGE_SIZE,
+    max_queue: Any = MAX_QUEUE,
     logger: Any = None,
     create_connection: Optional[type] = None,
     text_as_bytes: bool = False,
