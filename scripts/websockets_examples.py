@@ -1,7 +1,7 @@
 """Run websockets' own example programs on wsfast and compare with websockets.
 
-Issue 17 is done when code written against websockets' documented asyncio API
-runs after renaming the import.  The honest check is websockets' own example
+Issues 17 and 19 are done when code written against websockets' documented
+asyncio and threading APIs runs after renaming the import.  The honest check is websockets' own example
 programs, so this script takes them from a websockets checkout that *you*
 provide (it fetches nothing; their code is not part of this repository)::
 
@@ -270,7 +270,11 @@ async def run_client_case(case: "Case", program: pathlib.Path, env: Dict[str, st
             pass
         seen.append(f"server saw close {ws.close_code} {ws.close_reason!r}")
 
-    async with serve(handler, "localhost", port):
+    server_ssl = None
+    if case.tls:
+        server_ssl = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_ssl.load_cert_chain(program.with_name("localhost.pem"))
+    async with serve(handler, "localhost", port, ssl=server_ssl):
         proc = await asyncio.create_subprocess_exec(
             sys.executable, program.name, *case.argv, cwd=program.parent, env=env,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -370,6 +374,7 @@ class Case:
     argv: tuple = ()
     extra: tuple = ()              # sibling files the program needs
     unix: str = ""                 # a Unix socket path instead of a port
+    tls: bool = False              # client programs: the peer serves wss:// (localhost.pem)
 
 
 def cases() -> List[Case]:
@@ -381,6 +386,13 @@ def cases() -> List[Case]:
              stdin="Alice\n", stop=None),
         Case("asyncio/hello", "example/asyncio/hello.py", server="echo", ports=("8765",),
              stop=None),
+        Case("sync/server", "example/sync/server.py", drive_hello, ports=("8765",)),
+        Case("sync/echo", "example/sync/echo.py", drive_echo, ports=("8765",)),
+        Case("sync/client", "example/sync/client.py", server="hello", ports=("8765",),
+             stdin="Alice\n", stop=None),
+        Case("sync/hello", "example/sync/hello.py", server="echo", ports=("8765",), stop=None),
+        Case("quick/client", "example/quick/client.py", server="hello", ports=("8765",),
+             stdin="Alice\n", stop=None),
         Case("quick/server", "example/quick/server.py", drive_hello, ports=("8765",)),
         Case("quick/counter", "example/quick/counter.py", drive_counter, ports=("6789",)),
         Case("quick/show_time", "example/quick/show_time.py", drive_time, ports=("5678",)),
@@ -394,6 +406,8 @@ def cases() -> List[Case]:
              ports=("8765",), stop=signal.SIGTERM),
         Case("tls/server", "example/tls/server.py", None, ports=("8765",),
              extra=("localhost.pem",)),
+        Case("tls/client", "example/tls/client.py", server="hello", ports=("8765",),
+             stdin="Alice\n", stop=None, extra=("localhost.pem",), tls=True),
         Case("deployment/fly", "example/deployment/fly/app.py", deploy, ports=("8080",),
              stop=None),
         Case("deployment/render", "example/deployment/render/app.py", deploy, ports=("8080",),
