@@ -27,6 +27,19 @@ members never got, reported in :attr:`HubStats.lost` and to the ``on_lost``
 callback. A publish that cannot reach Redis raises :exc:`HubUnavailable` (and
 is counted); the listener reconnects on its own, with exponential backoff,
 and subscribes again to every room that still has members.
+
+Why the hub pings: a Redis that stops answering without closing the TCP
+connection -- the process stopped (``SIGSTOP``, a debugger, swapped out), a
+host gone or a network path dropped without a reset -- sends nothing, and
+a subscriber, which only waits for messages, would wait forever: its members
+would get nothing while the hub still looked connected. So the listener
+sends a ``PING`` on its subscription connection whenever Redis has been
+silent for ``health_check_interval`` seconds, and gives up on the connection
+if nothing at all comes back within ``health_check_timeout``: that is a
+disconnection like any other (counted, reported to ``on_connection``, then
+reconnected with backoff, and the messages published meanwhile counted as
+lost once the publishers are heard from again). A busy subscription sends no
+pings: every message is already a sign of life.
 """
 
 from __future__ import annotations
@@ -75,6 +88,9 @@ class HubStats:
         publish_failed: publishes that raised :exc:`HubUnavailable`.
         disconnects: times the connection to the broker was lost.
         reconnects: times it was made again.
+        unresponsive: of the disconnects, those noticed by the health check:
+            the broker stopped answering on a connection that stayed open
+            (see the module docstring).
     """
 
     published: int = 0
@@ -84,6 +100,7 @@ class HubStats:
     publish_failed: int = 0
     disconnects: int = 0
     reconnects: int = 0
+    unresponsive: int = 0
 
 
 class Hub:
@@ -109,6 +126,11 @@ class Hub:
         on_lost: called as ``on_lost(room, count)`` whenever messages to
             *room* are found lost (see the module docstring). Exceptions
             it raises are logged and otherwise ignored.
+        on_connection: called as ``on_connection(connected)`` whenever the
+            back-end loses (``False``) or regains (``True``) its broker, so
+            that an application can tell its users that messages may be
+            missing, or stop taking new ones; :attr:`connected` is the same
+            state, polled. Exceptions it raises are logged and ignored.
         deliver: the fan-out function, called as ``deliver(members, message)``;
             :func:`wsfast.asyncio.broadcast` by default. Pass a
             :func:`functools.partial` of it to choose a slow-consumer policy.
@@ -116,6 +138,7 @@ class Hub:
 
     def __init__(self, backend: Optional["Backend"] = None, *,
                  on_lost: Optional[Callable[[str, int], Any]] = None,
+                 on_connection: Optional[Callable[[bool], Any]] = None,
                  deliver: Optional[Callable[[Iterable[Any], Message], Any]] = None) -> None:
         if deliver is None:
             from .asyncio import broadcast
@@ -123,6 +146,7 @@ class Hub:
         self.backend: Backend = backend if backend is not None else LocalBackend()
         self.stats = HubStats()
         self.on_lost = on_lost
+        self.on_connection = on_connection
         self._deliver = deliver
         self._rooms: Dict[str, Set[Any]] = {}
         self._started = False
@@ -141,6 +165,12 @@ class Hub:
         if self._started:
             self._started = False
             await self.backend.close()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the back-end reaches its broker now (always true for
+        :class:`LocalBackend`; false before :meth:`start`)."""
+        return self._started and self.backend.connected
 
     async def __aenter__(self) -> "Hub":
         await self.start()
@@ -249,9 +279,20 @@ class Hub:
             except Exception:  # noqa: BLE001 - a reporting hook must not stop delivery
                 logger.exception("hub: on_lost callback failed")
 
+    def _connection_changed(self, connected: bool) -> None:
+        if self.on_connection is not None:
+            try:
+                self.on_connection(connected)
+            except Exception:  # noqa: BLE001 - nor may it stop the listener
+                logger.exception("hub: on_connection callback failed")
+
 
 class Backend:
     """What a hub needs from its transport. Override every method."""
+
+    @property
+    def connected(self) -> bool:
+        return True
 
     async def start(self, hub: Hub) -> None:
         raise NotImplementedError
@@ -311,21 +352,44 @@ class RedisBackend(Backend):
         min_backoff, max_backoff: the listener's first and longest wait, in
             seconds, between attempts to reconnect (doubled each failure,
             with jitter, reset after a success).
+        health_check_interval: seconds of silence on the subscription after
+            which the listener pings Redis (module docstring); ``None``
+            turns the pings off, and a Redis that stops answering is then
+            not noticed until the operating system gives up on the
+            connection -- which, without traffic, is never.
+        health_check_timeout: seconds Redis has to answer that ping, or to
+            answer at all after a connection is made, before the listener
+            gives the connection up and reconnects. It is also, unless
+            *options* say otherwise, redis-py's ``socket_timeout`` and
+            ``socket_connect_timeout``: the longest a publish waits for
+            Redis before raising :exc:`HubUnavailable` (twice that with
+            its one retry). An unanswered Redis is so noticed within
+            ``health_check_interval + health_check_timeout``.
         **options: passed to ``redis.asyncio.Redis.from_url``.
     """
 
     def __init__(self, url: str = "redis://localhost:6379", *, prefix: str = "wsfast:",
-                 min_backoff: float = 0.05, max_backoff: float = 5.0, **options: Any) -> None:
+                 min_backoff: float = 0.05, max_backoff: float = 5.0,
+                 health_check_interval: Optional[float] = 5.0,
+                 health_check_timeout: float = 5.0, **options: Any) -> None:
         try:
             import redis.asyncio  # noqa: F401 - fail at construction, with the remedy
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ImportError("RedisBackend needs redis-py: pip install 'wsfast[redis]'") from exc
         if min_backoff <= 0 or max_backoff < min_backoff:
             raise ValueError("need 0 < min_backoff <= max_backoff")
+        if health_check_interval is not None and not health_check_interval > 0:
+            raise ValueError("health_check_interval must be > 0, or None for no pings")
+        if not health_check_timeout > 0:
+            raise ValueError("health_check_timeout must be > 0")
         self.url = url
         self.prefix = prefix
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
+        self.health_check_interval = health_check_interval
+        self.health_check_timeout = health_check_timeout
+        options.setdefault("socket_timeout", health_check_timeout)
+        options.setdefault("socket_connect_timeout", health_check_timeout)
         self._options = options
         self._hub: Optional[Hub] = None
         self._client: Any = None      # commands (PUBLISH), from redis-py's pool
@@ -440,8 +504,8 @@ class RedisBackend(Backend):
     # -- the listener ------------------------------------------------------------
 
     async def _listen(self) -> None:
-        """Subscribe, read, and on any connection failure start over with
-        backoff -- until cancelled by :meth:`close`."""
+        """Connect, subscribe, read, and on any connection failure start
+        over with backoff -- until cancelled by :meth:`close`."""
         hub = self._hub
         assert hub is not None
         backoff = self.min_backoff
@@ -449,7 +513,7 @@ class RedisBackend(Backend):
         while True:
             pubsub = self._subscriber.pubsub()
             try:
-                await pubsub.ping()  # connects; fails fast when Redis is down
+                await self._handshake(pubsub)
                 # From here on join() subscribes by itself; the rooms joined
                 # so far are subscribed here, in one command.
                 self._pubsub = pubsub
@@ -460,12 +524,10 @@ class RedisBackend(Backend):
                 if ever_connected:
                     hub.stats.reconnects += 1
                     logger.info("hub: reconnected to Redis")
+                    hub._connection_changed(True)
                 ever_connected = True
                 backoff = self.min_backoff
-                while True:
-                    item = await pubsub.get_message(timeout=None)
-                    if item is not None:
-                        self._handle(item)
+                await self._read(pubsub)
             except asyncio.CancelledError:
                 await _close_quietly(pubsub)
                 raise
@@ -474,14 +536,75 @@ class RedisBackend(Backend):
                 if self._connected.is_set():
                     self._connected.clear()
                     hub.stats.disconnects += 1
+                    if isinstance(exc, _Unresponsive):
+                        hub.stats.unresponsive += 1
                     logger.warning("hub: lost the connection to Redis (%s); messages published "
                                    "until it is back are lost, and counted when noticed", exc)
                     for room, future in list(self._confirmed.items()):
                         if future.done():  # to be confirmed again after reconnecting
                             self._confirmed[room] = asyncio.get_running_loop().create_future()
+                    hub._connection_changed(False)
                 self._pubsub = None
                 await asyncio.sleep(backoff * (0.5 + random.random() / 2))
                 backoff = min(backoff * 2, self.max_backoff)
+
+    async def _handshake(self, pubsub: Any) -> None:
+        """Connect *pubsub* and wait for Redis to answer a PING: a listening
+        socket proves nothing (a stopped Redis's kernel still accepts), an
+        answer does. Bounded by ``health_check_timeout``."""
+        timeout = self.health_check_timeout
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            # Connecting runs redis-py's own handshake (CLIENT SETINFO...),
+            # which waits for replies: inside the bound too.
+            await asyncio.wait_for(pubsub.ping(), timeout)
+        except asyncio.TimeoutError:  # not an OSError before Python 3.11
+            raise _Unresponsive(f"Redis did not answer within {timeout} s of connecting") from None
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise _Unresponsive(f"Redis did not answer PING within {timeout} s of connecting")
+            item = await pubsub.get_message(timeout=remaining)
+            if item is not None and item.get("type") == "pong":
+                return
+
+    async def _read(self, pubsub: Any) -> None:
+        """Hand every message to :meth:`_handle`, and ping Redis after each
+        ``health_check_interval`` of silence; raise :exc:`_Unresponsive`
+        when a ping goes unanswered for ``health_check_timeout``."""
+        interval = self.health_check_interval
+        if interval is None:
+            while True:
+                item = await pubsub.get_message(timeout=None)
+                if item is not None:
+                    self._handle(item)
+        timeout = self.health_check_timeout
+        loop = asyncio.get_running_loop()
+        heard = loop.time()  # when Redis last sent anything
+        pinged: Optional[float] = None  # when the unanswered ping went out
+        while True:
+            now = loop.time()
+            if pinged is None:
+                wait = heard + interval - now
+                if wait <= 0:
+                    try:
+                        # A write waits too when the socket's buffer is full.
+                        await asyncio.wait_for(pubsub.ping(), timeout)
+                    except asyncio.TimeoutError:
+                        raise _Unresponsive(f"could not send PING within {timeout} s") from None
+                    pinged = loop.time()
+                    continue
+            else:
+                wait = pinged + timeout - now
+                if wait <= 0:
+                    raise _Unresponsive(f"Redis did not answer PING within {timeout} s")
+            item = await pubsub.get_message(timeout=wait)
+            if item is not None:
+                # Any reply proves Redis alive: the pong, or a message
+                # that was queued before it.
+                heard = loop.time()
+                pinged = None
+                self._handle(item)
 
     def _handle(self, item: Dict[str, Any]) -> None:
         kind = item.get("type")
@@ -515,6 +638,11 @@ class RedisBackend(Backend):
             hub._lost(room, sequence - last - 1)
         payload = data[_HEADER.size:]
         hub._received(room, payload.decode() if kind == _TEXT else payload)
+
+
+class _Unresponsive(TimeoutError):
+    """Redis stopped answering on an open connection (the health check).
+    A :exc:`TimeoutError`, hence an :exc:`OSError`: a connection error."""
 
 
 def _connection_errors() -> Any:
