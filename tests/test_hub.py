@@ -344,3 +344,17 @@ def _pings(redis_server) -> int:
         if line.startswith("cmdstat_ping:"):
             return int(line.split("calls=")[1].split(",")[0])
     return 0
+
+
+class TestBenchmark:
+    def test_the_hub_benchmark_delivers_every_message_and_measures(self, redis_server):
+        # A small run of python -m wsfast.bench.hub against the test's Redis:
+        # its processes really talk, and it raises if a member missed a
+        # message or the hub counted a loss.
+        from wsfast.bench import hub as bench
+
+        results = bench.run([2], samples=5, burst=50, url=redis_server.url)
+        assert [r["case"] for r in results] == ["floor: raw redis-py", "hub, 2 members"]
+        for result in results:
+            assert result["msgs_per_s"] > 0 and 0 < result["median_us"] <= result["p99_us"]
+        assert "| hub, 2 members |" in bench.table(results)
