@@ -59,6 +59,12 @@ async def members(server, count: int):
     return clients
 
 
+class Member:
+    """A stand-in member for hubs whose ``deliver`` only records."""
+
+    closed = False
+
+
 class TestLocalBackend:
     def test_publish_reaches_every_member_once(self, backend):
         async def main():
@@ -210,6 +216,31 @@ class TestRedisBackend:
                 assert hub.stats.lost == 0
                 assert hub.stats.disconnects == hub.stats.reconnects == 1
                 await client.close()
+
+        run(main())
+
+    def test_concurrent_publishes_keep_their_order_and_count_no_loss(self, redis_server):
+        # Every handler of a room publishes at once: the sequence numbers
+        # must reach Redis in order, or subscribers count gaps that are not.
+        got = []
+
+        async def main():
+            subscriber = Hub(RedisBackend(redis_server.url),
+                             deliver=lambda members, message: got.append(message))
+            async with subscriber, Hub(RedisBackend(redis_server.url)) as publisher:
+                await subscriber.join("room", Member())
+
+                async def handler(n):
+                    for i in range(20):
+                        await publisher.publish("room", f"{n} {i}")
+
+                await asyncio.gather(*(handler(n) for n in range(50)))
+                while subscriber.stats.received < 1000:
+                    await asyncio.sleep(0.01)
+                assert subscriber.stats.lost == 0
+                assert publisher.stats.published == 1000
+            for n in range(50):
+                assert [m for m in got if m.startswith(f"{n} ")] == [f"{n} {i}" for i in range(20)]
 
         run(main())
 

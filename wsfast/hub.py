@@ -50,7 +50,7 @@ import random
 import struct
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from .errors import WebSocketError
 
@@ -404,6 +404,10 @@ class RedisBackend(Backend):
         # (room, publisher id) -> the last sequence number heard.
         self._heard: Dict[Tuple[str, bytes], int] = {}
         self._tasks: "Set[asyncio.Task[None]]" = set()
+        # Publishes waiting for the writer: (room, kind, payload, future).
+        self._outbox: "List[Tuple[str, bytes, bytes, asyncio.Future[None]]]" = []
+        self._outbox_ready = asyncio.Event()
+        self._writer: "Optional[asyncio.Task[None]]" = None
 
     @property
     def connected(self) -> bool:
@@ -429,16 +433,20 @@ class RedisBackend(Backend):
         self._subscriber = aioredis.Redis.from_url(
             self.url, retry=Retry(NoBackoff(), 0), **self._options)
         self._listener = asyncio.get_running_loop().create_task(self._listen())
+        self._writer = asyncio.get_running_loop().create_task(self._write())
         await self._connected.wait()
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            try:
-                await self._listener
-            except asyncio.CancelledError:
-                pass
-            self._listener = None
+        for task in (self._listener, self._writer):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        self._listener = self._writer = None
+        _fail(self._outbox, HubUnavailable("the hub was closed before publishing"))
+        self._outbox.clear()
         for future in self._confirmed.values():
             future.cancel()
         self._confirmed.clear()
@@ -491,15 +499,60 @@ class RedisBackend(Backend):
             kind, payload = _TEXT, message.encode()
         else:
             kind, payload = _BINARY, bytes(message)
-        sequence = self._sequence.get(room, 0) + 1
-        envelope = _HEADER.pack(_VERSION, kind, self._id, sequence) + payload
-        try:
-            await self._client.publish(self._channel(room), envelope)
-        except _connection_errors() as exc:
-            # Not sent: the sequence number is not used, so subscribers see
-            # no gap for a message the publisher knows it lost (and raised).
-            raise HubUnavailable(f"cannot publish to Redis: {exc}") from exc
-        self._sequence[room] = sequence
+        if self._writer is None:
+            raise HubUnavailable("the hub is closed")
+        future = asyncio.get_running_loop().create_future()
+        self._outbox.append((room, kind, payload, future))
+        self._outbox_ready.set()
+        await future
+
+    async def _write(self) -> None:
+        """Send what :meth:`publish` queued, in order, on one connection at
+        a time: what has queued meanwhile goes in one pipeline.
+
+        Why one writer: a subscriber reads a gap in a publisher's sequence
+        numbers as loss, so the numbers must reach Redis in order. Concurrent
+        publishes (every handler of a chat room) sent on redis-py's pooled
+        connections would overtake each other and be counted lost although
+        every one arrived. Numbers are given here, when a batch is sent,
+        and kept only if it was: a publish that raised used none, so no
+        subscriber counts it lost twice.
+        """
+        while True:
+            await self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            batch, self._outbox = self._outbox, []
+            if not batch:
+                continue
+            sequence = dict(self._sequence)
+            commands = []
+            for room, kind, payload, _ in batch:
+                number = sequence[room] = sequence.get(room, 0) + 1
+                commands.append((self._channel(room),
+                                 _HEADER.pack(_VERSION, kind, self._id, number) + payload))
+            try:
+                if len(commands) == 1:
+                    await self._client.publish(*commands[0])
+                else:
+                    pipeline = self._client.pipeline(transaction=False)
+                    for channel, envelope in commands:
+                        pipeline.publish(channel, envelope)
+                    await pipeline.execute()
+            except asyncio.CancelledError:
+                _fail(batch, HubUnavailable("the hub was closed while publishing"))
+                raise
+            except _connection_errors() as exc:
+                unavailable = HubUnavailable(f"cannot publish to Redis: {exc}")
+                unavailable.__cause__ = exc
+                _fail(batch, unavailable)
+                continue
+            except Exception as exc:  # noqa: BLE001 - the publisher's to see, not the writer's
+                _fail(batch, exc)
+                continue
+            self._sequence = sequence
+            for *_, future in batch:
+                if not future.done():
+                    future.set_result(None)
 
     # -- the listener ------------------------------------------------------------
 
@@ -643,6 +696,20 @@ class RedisBackend(Backend):
 class _Unresponsive(TimeoutError):
     """Redis stopped answering on an open connection (the health check).
     A :exc:`TimeoutError`, hence an :exc:`OSError`: a connection error."""
+
+
+def _fail(batch: "List[Tuple[str, bytes, bytes, asyncio.Future[None]]]",
+          exc: BaseException) -> None:
+    """Fail every publish of *batch* that still waits (a cancelled one does
+    not), each with its own exception: one object raised in many tasks
+    would collect all their tracebacks."""
+    for *_, future in batch:
+        if not future.done():
+            copy = exc
+            if isinstance(exc, HubUnavailable):
+                copy = HubUnavailable(*exc.args)
+                copy.__cause__ = exc.__cause__
+            future.set_exception(copy)
 
 
 def _connection_errors() -> Any:
