@@ -408,6 +408,7 @@ class RedisBackend(Backend):
         self._outbox: "List[Tuple[str, bytes, bytes, asyncio.Future[None]]]" = []
         self._outbox_ready = asyncio.Event()
         self._writer: "Optional[asyncio.Task[None]]" = None
+        self._sending = False  # a PUBLISH (or a pipeline of them) is on its way
 
     @property
     def connected(self) -> bool:
@@ -501,58 +502,77 @@ class RedisBackend(Backend):
             kind, payload = _BINARY, bytes(message)
         if self._writer is None:
             raise HubUnavailable("the hub is closed")
+        if not self._sending and not self._outbox:
+            # Nothing queued or on its way: send it now, without the hop
+            # through the writer's task (a publisher awaiting each publish
+            # in turn never waits for it).
+            self._sending = True
+            try:
+                await self._send([(room, kind, payload)])
+            finally:
+                self._sending = False
+                if self._outbox:
+                    self._outbox_ready.set()
+            return
         future = asyncio.get_running_loop().create_future()
         self._outbox.append((room, kind, payload, future))
         self._outbox_ready.set()
         await future
 
     async def _write(self) -> None:
-        """Send what :meth:`publish` queued, in order, on one connection at
-        a time: what has queued meanwhile goes in one pipeline.
+        """Send what :meth:`publish` queued while another send was on its
+        way: all of it at once, in one pipeline, in order.
 
-        Why one writer: a subscriber reads a gap in a publisher's sequence
-        numbers as loss, so the numbers must reach Redis in order. Concurrent
-        publishes (every handler of a chat room) sent on redis-py's pooled
-        connections would overtake each other and be counted lost although
-        every one arrived. Numbers are given here, when a batch is sent,
-        and kept only if it was: a publish that raised used none, so no
-        subscriber counts it lost twice.
+        Why publishes wait for each other: a subscriber reads a gap in a
+        publisher's sequence numbers as loss, so the numbers must reach Redis
+        in order. Concurrent publishes (every handler of a chat room) sent on
+        redis-py's pooled connections would overtake each other and be
+        counted lost although every one arrived.
         """
         while True:
             await self._outbox_ready.wait()
             self._outbox_ready.clear()
+            if self._sending or not self._outbox:
+                continue  # whoever is sending wakes the writer when done
             batch, self._outbox = self._outbox, []
-            if not batch:
-                continue
-            sequence = dict(self._sequence)
-            commands = []
-            for room, kind, payload, _ in batch:
-                number = sequence[room] = sequence.get(room, 0) + 1
-                commands.append((self._channel(room),
-                                 _HEADER.pack(_VERSION, kind, self._id, number) + payload))
+            self._sending = True
             try:
-                if len(commands) == 1:
-                    await self._client.publish(*commands[0])
-                else:
-                    pipeline = self._client.pipeline(transaction=False)
-                    for channel, envelope in commands:
-                        pipeline.publish(channel, envelope)
-                    await pipeline.execute()
+                await self._send([(room, kind, payload) for room, kind, payload, _ in batch])
             except asyncio.CancelledError:
                 _fail(batch, HubUnavailable("the hub was closed while publishing"))
                 raise
-            except _connection_errors() as exc:
-                unavailable = HubUnavailable(f"cannot publish to Redis: {exc}")
-                unavailable.__cause__ = exc
-                _fail(batch, unavailable)
-                continue
-            except Exception as exc:  # noqa: BLE001 - the publisher's to see, not the writer's
+            except Exception as exc:  # noqa: BLE001 - the publishers' to see, not the writer's
                 _fail(batch, exc)
-                continue
-            self._sequence = sequence
-            for *_, future in batch:
-                if not future.done():
-                    future.set_result(None)
+            else:
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+            finally:
+                self._sending = False
+            if self._outbox:
+                self._outbox_ready.set()
+
+    async def _send(self, messages: "List[Tuple[str, bytes, bytes]]") -> None:
+        """PUBLISH *messages* (room, kind, payload), numbered in order; the
+        numbers are kept only if they were sent, so that a publish that
+        raised used none and no subscriber counts it lost as well."""
+        numbers: Dict[str, int] = {}  # the rooms of this batch: their last number
+        commands = []
+        for room, kind, payload in messages:
+            number = numbers[room] = numbers.get(room, self._sequence.get(room, 0)) + 1
+            commands.append((self._channel(room),
+                             _HEADER.pack(_VERSION, kind, self._id, number) + payload))
+        try:
+            if len(commands) == 1:
+                await self._client.publish(*commands[0])
+            else:
+                pipeline = self._client.pipeline(transaction=False)
+                for channel, envelope in commands:
+                    pipeline.publish(channel, envelope)
+                await pipeline.execute()
+        except _connection_errors() as exc:
+            raise HubUnavailable(f"cannot publish to Redis: {exc}") from exc
+        self._sequence.update(numbers)
 
     # -- the listener ------------------------------------------------------------
 
