@@ -22,8 +22,11 @@ measures publish -> delivered without a clock of its own in the path.
 
 *Latency*: one message at a time (the next is published once the previous one
 is delivered); median and 99th percentile. *Throughput*: a burst of
-``--burst`` messages, the publisher awaiting each publish (as a handler
-would), from the first publish until the last member has the last message.
+``--burst`` messages, from the first publish until the last member has the
+last message: once from one task awaiting each publish in turn, once from
+``--tasks`` tasks publishing at the same time (handlers of a busy room; the
+hub then sends what queued up in one pipeline, raw redis-py on as many pooled
+connections).
 Both are measured for the hub and the floor in the same run, so their ratio
 holds even on a busy machine; the absolute numbers do not.
 """
@@ -83,7 +86,8 @@ def _say(*words: Any) -> None:
 
 async def _publisher(mode: str, url: str) -> None:
     """Publish on command from stdin: ``one I`` (then say ``sent``),
-    ``burst N`` (then say when it began and ended), ``quit``."""
+    ``burst N T`` (N messages from T tasks; then say when it began and
+    ended), ``quit``."""
     from redis.asyncio import Redis
 
     from ..hub import Hub, RedisBackend
@@ -110,9 +114,14 @@ async def _publisher(mode: str, url: str) -> None:
             await send(_message(int(line[1])))
             _say("sent")
         elif line[0] == "burst":
+            count, tasks = int(line[1]), int(line[2])
+
+            async def task(first: int) -> None:
+                for i in range(first, count, tasks):
+                    await send(_message(i))
+
             began = time.monotonic()
-            for i in range(int(line[1])):
-                await send(_message(i))
+            await asyncio.gather(*(task(first) for first in range(tasks)))
             _say("burst", began, time.monotonic())
     if hub is not None:
         await hub.close()
@@ -139,7 +148,10 @@ async def _server(url: str) -> None:
 
     commands = await _lines()
     async with hub:
-        async with wsfast.serve(handler, HOST, 0, compression=None) as server:
+        # No keepalive pings: the members read data frames only, and a
+        # burst to 100 of them outlasts the default interval.
+        async with wsfast.serve(handler, HOST, 0, compression=None,
+                                ping_interval=None) as server:
             _say(server.sockets[0].getsockname()[1])
             while (await commands.readline()).strip() not in (b"quit", b""):
                 pass
@@ -282,12 +294,13 @@ class _Case:
         await _read(self.publisher)  # "sent"
         return delivered - self.delivery.stamp
 
-    async def burst(self, count: int) -> Dict[str, float]:
-        """Publish *count* messages, each publish awaited; the rates of
-        delivery (until the last is delivered) and of publishing."""
+    async def burst(self, count: int, tasks: int = 1) -> Dict[str, float]:
+        """Publish *count* messages from *tasks* tasks, each awaiting its
+        publishes in turn; the rates of delivery (until the last is
+        delivered) and of publishing."""
         assert self.publisher is not None
         arrived = self.delivery.expect(self.counted() + count)
-        _tell(self.publisher, f"burst {count}")
+        _tell(self.publisher, f"burst {count} {tasks}")
         self.sent += count
         last = await asyncio.wait_for(arrived, 120)
         _, began, ended = (await _read(self.publisher)).split()
@@ -386,12 +399,13 @@ class _HubCase(_Case):
             raise RuntimeError(f"the hub lost messages or its connection: {self.stats}")
 
 
-async def _measure(case: _Case, samples: int, burst: int) -> Dict[str, Any]:
-    """Latency one message at a time, then the burst's rates."""
+async def _measure(case: _Case, samples: int, burst: int, tasks: int) -> Dict[str, Any]:
+    """Latency one message at a time, then the bursts' rates."""
     await case.open()  # type: ignore[attr-defined]
     try:
         latencies = sorted([await case.one() for _ in range(samples)])
         rates = await case.burst(burst)
+        concurrent = await case.burst(burst, tasks)
         if isinstance(case, _HubCase):
             case.check()
     finally:
@@ -399,26 +413,31 @@ async def _measure(case: _Case, samples: int, burst: int) -> Dict[str, Any]:
     return {"case": case.name, "members": case.members,
             "median_us": statistics.median(latencies) * 1e6,
             "p99_us": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e6,
-            **rates}
+            "tasks": tasks, "tasks_msgs_per_s": concurrent["msgs_per_s"],
+            "tasks_published_per_s": concurrent["published_per_s"], **rates}
 
 
-def _redis_benchmark(port: int, count: int) -> Optional[Dict[str, Any]]:
-    """``redis-benchmark`` publishing the same 100 bytes from one client, or
-    None if it is not installed."""
+def _redis_benchmark(port: int, count: int, tasks: int) -> Optional[Dict[str, Any]]:
+    """``redis-benchmark`` publishing the same 100 bytes from one client and
+    from *tasks* clients, or None if it is not installed."""
     binary = shutil.which("redis-benchmark")
     if binary is None:
         return None
-    output = subprocess.run(
-        [binary, "-h", HOST, "-p", str(port), "-c", "1", "-n", str(count), "-q",
-         "PUBLISH", RAW_CHANNEL, "x" * SIZE],
-        capture_output=True, text=True, timeout=120, check=False).stdout
-    # "PUBLISH ...: 41493.78 requests per second, p50=0.023 msec" (last update of \r lines)
-    found = re.findall(r"([\d.]+) requests per second(?:, p50=([\d.]+) msec)?", output)
-    if not found:
-        return None
-    rate, p50 = found[-1]
-    return {"case": "redis-benchmark (C), PUBLISH, 1 client", "members": 0,
+    found = []
+    for clients in (1, tasks):
+        output = subprocess.run(
+            [binary, "-h", HOST, "-p", str(port), "-c", str(clients), "-n", str(count), "-q",
+             "PUBLISH", RAW_CHANNEL, "x" * SIZE],
+            capture_output=True, text=True, timeout=120, check=False).stdout
+        # "PUBLISH ...: 41493.78 requests per second, p50=0.023 msec" (the last of its \r lines)
+        rates = re.findall(r"([\d.]+) requests per second(?:, p50=([\d.]+) msec)?", output)
+        if not rates:
+            return None
+        found.append(rates[-1])
+    (rate, p50), (tasks_rate, _) = found
+    return {"case": "redis-benchmark (C), PUBLISH", "members": 0, "tasks": tasks,
             "msgs_per_s": float(rate), "published_per_s": float(rate),
+            "tasks_msgs_per_s": float(tasks_rate), "tasks_published_per_s": float(tasks_rate),
             "median_us": float(p50) * 1e3 if p50 else float("nan"), "p99_us": float("nan")}
 
 
@@ -460,19 +479,19 @@ class _RedisProcess:
 
 
 def run(members: Sequence[int] = (1, 100), *, samples: int = 300, burst: int = 10000,
-        url: Optional[str] = None) -> List[Dict[str, Any]]:
+        tasks: int = 50, url: Optional[str] = None) -> List[Dict[str, Any]]:
     """Measure the floor, then the hub with each number of *members*."""
     own = _RedisProcess() if url is None else None
     try:
         target = own.url if own is not None else str(url)
         results = []
         print("floor: raw redis-py...", file=sys.stderr, flush=True)
-        results.append(asyncio.run(_measure(_FloorCase(target), samples, burst)))
+        results.append(asyncio.run(_measure(_FloorCase(target), samples, burst, tasks)))
         for count in members:
             print(f"hub, {count} members...", file=sys.stderr, flush=True)
-            results.append(asyncio.run(_measure(_HubCase(target, count), samples, burst)))
+            results.append(asyncio.run(_measure(_HubCase(target, count), samples, burst, tasks)))
         if own is not None:
-            reference = _redis_benchmark(own.port, burst)
+            reference = _redis_benchmark(own.port, burst, tasks)
             if reference is not None:
                 results.append(reference)
         return results
@@ -483,14 +502,16 @@ def run(members: Sequence[int] = (1, 100), *, samples: int = 300, burst: int = 1
 
 def table(results: List[Dict[str, Any]]) -> str:
     floor = next(r for r in results if r["case"].startswith("floor"))
-    lines = [("| case | msg/s (burst, until delivered) | × floor | frames to members/s | "
-              "publishes/s | latency median µs | p99 µs | median × floor |"),
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    tasks = floor["tasks"]
+    lines = [(f"| case | 1 task: msg/s | × floor | publishes/s | {tasks} tasks: msg/s | × floor "
+              "| publishes/s | latency median µs | p99 µs | × floor |"),
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
-        frames = f"{r['msgs_per_s'] * r['members']:,.0f}" if r["members"] else "-"
         lines.append(
-            f"| {r['case']} | {r['msgs_per_s']:,.0f} | {r['msgs_per_s'] / floor['msgs_per_s']:.2f} | "
-            f"{frames} | {r['published_per_s']:,.0f} | {r['median_us']:.0f} | {r['p99_us']:.0f} | "
+            f"| {r['case']} | {r['msgs_per_s']:,.0f} | {r['msgs_per_s'] / floor['msgs_per_s']:.2f} "
+            f"| {r['published_per_s']:,.0f} | {r['tasks_msgs_per_s']:,.0f} | "
+            f"{r['tasks_msgs_per_s'] / floor['tasks_msgs_per_s']:.2f} | "
+            f"{r['tasks_published_per_s']:,.0f} | {r['median_us']:.0f} | {r['p99_us']:.0f} | "
             f"{r['median_us'] / floor['median_us']:.2f} |")
     return "\n".join(lines).replace("| nan |", "| - |")
 
@@ -506,6 +527,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="comma-separated numbers of WebSocket members (1,100)")
     parser.add_argument("--burst", type=int, default=10000,
                         help="messages in the throughput burst (10000)")
+    parser.add_argument("--tasks", type=int, default=50,
+                        help="publishing tasks in the second burst (50)")
     parser.add_argument("--samples", type=int, default=300,
                         help="messages timed one at a time for latency (300)")
     parser.add_argument("--json", metavar="PATH", dest="json_path", help="write the results as JSON")
@@ -517,7 +540,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         asyncio.run(_server(args.url))
         return 0
     results = run([int(n) for n in args.members.split(",")], samples=args.samples,
-                  burst=args.burst, url=args.url)
+                  burst=args.burst, tasks=args.tasks, url=args.url)
     print(table(results))
     if args.json_path:
         with open(args.json_path, "w") as out:
