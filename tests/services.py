@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -71,9 +72,20 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.kill()
+            self.process.kill()  # SIGKILL ends a stopped process too
             self.process.wait()
             self.process = None
+
+    def pause(self) -> None:
+        """Stop the process (SIGSTOP) without closing anything: its kernel
+        keeps the connections open and even accepts new ones, but nothing
+        answers -- a hung Redis, or one behind a network blackhole."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
     def command(self, *args: str) -> bytes:
         """Send one command in plain RESP and return the first line of the

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import time
 
 import pytest
 
@@ -55,6 +57,12 @@ async def members(server, count: int):
     for _ in range(count):
         await asyncio.wait_for(server.joined.get(), 5)
     return clients
+
+
+class Member:
+    """A stand-in member for hubs whose ``deliver`` only records."""
+
+    closed = False
 
 
 class TestLocalBackend:
@@ -211,6 +219,31 @@ class TestRedisBackend:
 
         run(main())
 
+    def test_concurrent_publishes_keep_their_order_and_count_no_loss(self, redis_server):
+        # Every handler of a room publishes at once: the sequence numbers
+        # must reach Redis in order, or subscribers count gaps that are not.
+        got = []
+
+        async def main():
+            subscriber = Hub(RedisBackend(redis_server.url),
+                             deliver=lambda members, message: got.append(message))
+            async with subscriber, Hub(RedisBackend(redis_server.url)) as publisher:
+                await subscriber.join("room", Member())
+
+                async def handler(n):
+                    for i in range(20):
+                        await publisher.publish("room", f"{n} {i}")
+
+                await asyncio.gather(*(handler(n) for n in range(50)))
+                while subscriber.stats.received < 1000:
+                    await asyncio.sleep(0.01)
+                assert subscriber.stats.lost == 0
+                assert publisher.stats.published == 1000
+            for n in range(50):
+                assert [m for m in got if m.startswith(f"{n} ")] == [f"{n} {i}" for i in range(20)]
+
+        run(main())
+
     def test_a_message_of_unknown_format_is_ignored(self, redis_server, backend):
         async def main():
             async with Hub(RedisBackend(redis_server.url)) as hub, \
@@ -229,3 +262,131 @@ class TestRedisBackend:
             RedisBackend(min_backoff=0)
         with pytest.raises(ValueError):
             RedisBackend(min_backoff=2, max_backoff=1)
+
+
+class TestHealthCheck:
+    """A Redis that stops answering but keeps its connections open
+    (SIGSTOP): only the hub's pings can tell."""
+
+    def test_an_idle_subscriber_stays_connected_while_redis_answers(self, redis_server):
+        async def main():
+            backend = RedisBackend(redis_server.url, health_check_interval=0.02,
+                                   health_check_timeout=0.5)
+            async with Hub(backend) as hub:
+                await hub.join("room", object())
+                before = _pings(redis_server)
+                await asyncio.sleep(0.4)  # ~20 pings, all answered
+                assert _pings(redis_server) - before >= 5
+                assert hub.connected
+                assert (hub.stats.disconnects, hub.stats.unresponsive) == (0, 0)
+
+        run(main())
+
+    def test_a_stopped_redis_is_noticed_and_the_gap_reported(self, redis_server, backend):
+        lost, states = [], []
+
+        async def main():
+            # Long enough a backoff that the messages published right after
+            # SIGCONT are surely missed: the first reconnection waits
+            # 0.5-1 s after the listener gave up.
+            subscriber = Hub(RedisBackend(redis_server.url, health_check_interval=0.1,
+                                          health_check_timeout=0.2,
+                                          min_backoff=1.0, max_backoff=1.0),
+                             on_lost=lambda room, count: lost.append((room, count)),
+                             on_connection=states.append)
+            async with subscriber, Hub(RedisBackend(redis_server.url)) as publisher, \
+                    room_server(subscriber, backend.name) as server:
+                [client] = await members(server, 1)
+                await publisher.publish("lobby", "before")
+                assert await asyncio.wait_for(client.recv(), 5) == "before"
+                redis_server.pause()
+                try:
+                    stopped = time.monotonic()
+                    while subscriber.connected:
+                        assert time.monotonic() - stopped < 5, "the stopped Redis was not noticed"
+                        await asyncio.sleep(0.01)
+                    noticed = time.monotonic() - stopped
+                finally:
+                    redis_server.resume()
+                # interval + timeout = 0.3 s, with room for a loaded machine.
+                assert noticed < 2.0
+                assert states == [False]
+                assert subscriber.stats.unresponsive == subscriber.stats.disconnects == 1
+                for n in range(3):
+                    await publisher.publish("lobby", f"missed {n}")
+                while not subscriber.connected:
+                    await asyncio.sleep(0.01)
+                await subscriber.backend.wait_subscribed("lobby")
+                await publisher.publish("lobby", "after")
+                assert await asyncio.wait_for(client.recv(), 5) == "after"
+                assert lost == [("lobby", 3)] and subscriber.stats.lost == 3
+                assert states == [False, True]
+                assert subscriber.stats.reconnects == 1
+                # The member's own connection never noticed anything.
+                assert not client.closed
+                await client.close()
+
+        run(main())
+
+    def test_a_publish_to_a_stopped_redis_raises_in_bounded_time(self, redis_server):
+        async def main():
+            async with Hub(RedisBackend(redis_server.url, health_check_timeout=0.2)) as hub:
+                await hub.publish("room", "warm")  # the command connection exists
+                redis_server.pause()
+                try:
+                    started = time.monotonic()
+                    with pytest.raises(HubUnavailable):
+                        await asyncio.wait_for(hub.publish("room", "stuck"), 5)
+                    # one try and one retry, 0.2 s each, and some room
+                    assert time.monotonic() - started < 2.0
+                    assert hub.stats.publish_failed == 1
+                finally:
+                    redis_server.resume()
+                for _ in range(100):
+                    try:
+                        await hub.publish("room", "back")
+                        break
+                    except HubUnavailable:
+                        await asyncio.sleep(0.05)
+                assert hub.stats.published == 2
+
+        run(main())
+
+    def test_invalid_health_check_settings_are_refused(self):
+        with pytest.raises(ValueError):
+            RedisBackend(health_check_interval=0)
+        with pytest.raises(ValueError):
+            RedisBackend(health_check_timeout=-1)
+        RedisBackend(health_check_interval=None)  # pings off is allowed
+
+
+def _pings(redis_server) -> int:
+    """How many PINGs Redis has answered, from INFO commandstats."""
+    request = b"*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n"
+    with socket.create_connection(("127.0.0.1", redis_server.port), timeout=5) as sock:
+        sock.sendall(request)
+        data = b""
+        while b"\r\n" not in data:
+            data += sock.recv(65536)
+        length = int(data[1:data.index(b"\r\n")])
+        while len(data) < data.index(b"\r\n") + 2 + length:
+            data += sock.recv(65536)
+    for line in data.decode().splitlines():
+        if line.startswith("cmdstat_ping:"):
+            return int(line.split("calls=")[1].split(",")[0])
+    return 0
+
+
+class TestBenchmark:
+    def test_the_hub_benchmark_delivers_every_message_and_measures(self, redis_server):
+        # A small run of python -m wsfast.bench.hub against the test's Redis:
+        # its processes really talk, and it raises if a member missed a
+        # message or the hub counted a loss.
+        from wsfast.bench import hub as bench
+
+        results = bench.run([2], samples=5, burst=50, tasks=5, url=redis_server.url)
+        assert [r["case"] for r in results] == ["floor: raw redis-py", "hub, 2 members"]
+        for result in results:
+            assert result["msgs_per_s"] > 0 and result["tasks_msgs_per_s"] > 0
+            assert 0 < result["median_us"] <= result["p99_us"]
+        assert "| hub, 2 members |" in bench.table(results)

@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="also write every result and the run's metadata as JSON")
     bench.add_argument("--group", metavar="G", action="append", dest="groups",
                        help="run only group G (repeatable): mask, utf8, parse, receive, send, "
-                            "echo, deflate, sync, uvicorn, fanout")
+                            "echo, deflate, sync, uvicorn, fanout, hub")
     bench.add_argument("--no-peers", action="store_false", dest="peers",
                        help="measure wsfast and the baselines only")
     bench.add_argument("--echo", action="store_true",

@@ -27,6 +27,19 @@ members never got, reported in :attr:`HubStats.lost` and to the ``on_lost``
 callback. A publish that cannot reach Redis raises :exc:`HubUnavailable` (and
 is counted); the listener reconnects on its own, with exponential backoff,
 and subscribes again to every room that still has members.
+
+Why the hub pings: a Redis that stops answering without closing the TCP
+connection -- the process stopped (``SIGSTOP``, a debugger, swapped out), a
+host gone or a network path dropped without a reset -- sends nothing, and
+a subscriber, which only waits for messages, would wait forever: its members
+would get nothing while the hub still looked connected. So the listener
+sends a ``PING`` on its subscription connection whenever Redis has been
+silent for ``health_check_interval`` seconds, and gives up on the connection
+if nothing at all comes back within ``health_check_timeout``: that is a
+disconnection like any other (counted, reported to ``on_connection``, then
+reconnected with backoff, and the messages published meanwhile counted as
+lost once the publishers are heard from again). A busy subscription sends no
+pings: every message is already a sign of life.
 """
 
 from __future__ import annotations
@@ -37,7 +50,7 @@ import random
 import struct
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from .errors import WebSocketError
 
@@ -75,6 +88,9 @@ class HubStats:
         publish_failed: publishes that raised :exc:`HubUnavailable`.
         disconnects: times the connection to the broker was lost.
         reconnects: times it was made again.
+        unresponsive: of the disconnects, those noticed by the health check:
+            the broker stopped answering on a connection that stayed open
+            (see the module docstring).
     """
 
     published: int = 0
@@ -84,6 +100,7 @@ class HubStats:
     publish_failed: int = 0
     disconnects: int = 0
     reconnects: int = 0
+    unresponsive: int = 0
 
 
 class Hub:
@@ -109,6 +126,11 @@ class Hub:
         on_lost: called as ``on_lost(room, count)`` whenever messages to
             *room* are found lost (see the module docstring). Exceptions
             it raises are logged and otherwise ignored.
+        on_connection: called as ``on_connection(connected)`` whenever the
+            back-end loses (``False``) or regains (``True``) its broker, so
+            that an application can tell its users that messages may be
+            missing, or stop taking new ones; :attr:`connected` is the same
+            state, polled. Exceptions it raises are logged and ignored.
         deliver: the fan-out function, called as ``deliver(members, message)``;
             :func:`wsfast.asyncio.broadcast` by default. Pass a
             :func:`functools.partial` of it to choose a slow-consumer policy.
@@ -116,6 +138,7 @@ class Hub:
 
     def __init__(self, backend: Optional["Backend"] = None, *,
                  on_lost: Optional[Callable[[str, int], Any]] = None,
+                 on_connection: Optional[Callable[[bool], Any]] = None,
                  deliver: Optional[Callable[[Iterable[Any], Message], Any]] = None) -> None:
         if deliver is None:
             from .asyncio import broadcast
@@ -123,6 +146,7 @@ class Hub:
         self.backend: Backend = backend if backend is not None else LocalBackend()
         self.stats = HubStats()
         self.on_lost = on_lost
+        self.on_connection = on_connection
         self._deliver = deliver
         self._rooms: Dict[str, Set[Any]] = {}
         self._started = False
@@ -141,6 +165,12 @@ class Hub:
         if self._started:
             self._started = False
             await self.backend.close()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the back-end reaches its broker now (always true for
+        :class:`LocalBackend`; false before :meth:`start`)."""
+        return self._started and self.backend.connected
 
     async def __aenter__(self) -> "Hub":
         await self.start()
@@ -249,9 +279,20 @@ class Hub:
             except Exception:  # noqa: BLE001 - a reporting hook must not stop delivery
                 logger.exception("hub: on_lost callback failed")
 
+    def _connection_changed(self, connected: bool) -> None:
+        if self.on_connection is not None:
+            try:
+                self.on_connection(connected)
+            except Exception:  # noqa: BLE001 - nor may it stop the listener
+                logger.exception("hub: on_connection callback failed")
+
 
 class Backend:
     """What a hub needs from its transport. Override every method."""
+
+    @property
+    def connected(self) -> bool:
+        return True
 
     async def start(self, hub: Hub) -> None:
         raise NotImplementedError
@@ -311,21 +352,44 @@ class RedisBackend(Backend):
         min_backoff, max_backoff: the listener's first and longest wait, in
             seconds, between attempts to reconnect (doubled each failure,
             with jitter, reset after a success).
+        health_check_interval: seconds of silence on the subscription after
+            which the listener pings Redis (module docstring); ``None``
+            turns the pings off, and a Redis that stops answering is then
+            not noticed until the operating system gives up on the
+            connection -- which, without traffic, is never.
+        health_check_timeout: seconds Redis has to answer that ping, or to
+            answer at all after a connection is made, before the listener
+            gives the connection up and reconnects. It is also, unless
+            *options* say otherwise, redis-py's ``socket_timeout`` and
+            ``socket_connect_timeout``: the longest a publish waits for
+            Redis before raising :exc:`HubUnavailable` (twice that with
+            its one retry). An unanswered Redis is so noticed within
+            ``health_check_interval + health_check_timeout``.
         **options: passed to ``redis.asyncio.Redis.from_url``.
     """
 
     def __init__(self, url: str = "redis://localhost:6379", *, prefix: str = "wsfast:",
-                 min_backoff: float = 0.05, max_backoff: float = 5.0, **options: Any) -> None:
+                 min_backoff: float = 0.05, max_backoff: float = 5.0,
+                 health_check_interval: Optional[float] = 5.0,
+                 health_check_timeout: float = 5.0, **options: Any) -> None:
         try:
             import redis.asyncio  # noqa: F401 - fail at construction, with the remedy
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ImportError("RedisBackend needs redis-py: pip install 'wsfast[redis]'") from exc
         if min_backoff <= 0 or max_backoff < min_backoff:
             raise ValueError("need 0 < min_backoff <= max_backoff")
+        if health_check_interval is not None and not health_check_interval > 0:
+            raise ValueError("health_check_interval must be > 0, or None for no pings")
+        if not health_check_timeout > 0:
+            raise ValueError("health_check_timeout must be > 0")
         self.url = url
         self.prefix = prefix
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
+        self.health_check_interval = health_check_interval
+        self.health_check_timeout = health_check_timeout
+        options.setdefault("socket_timeout", health_check_timeout)
+        options.setdefault("socket_connect_timeout", health_check_timeout)
         self._options = options
         self._hub: Optional[Hub] = None
         self._client: Any = None      # commands (PUBLISH), from redis-py's pool
@@ -340,6 +404,11 @@ class RedisBackend(Backend):
         # (room, publisher id) -> the last sequence number heard.
         self._heard: Dict[Tuple[str, bytes], int] = {}
         self._tasks: "Set[asyncio.Task[None]]" = set()
+        # Publishes waiting for the writer: (room, kind, payload, future).
+        self._outbox: "List[Tuple[str, bytes, bytes, asyncio.Future[None]]]" = []
+        self._outbox_ready = asyncio.Event()
+        self._writer: "Optional[asyncio.Task[None]]" = None
+        self._sending = False  # a PUBLISH (or a pipeline of them) is on its way
 
     @property
     def connected(self) -> bool:
@@ -365,16 +434,20 @@ class RedisBackend(Backend):
         self._subscriber = aioredis.Redis.from_url(
             self.url, retry=Retry(NoBackoff(), 0), **self._options)
         self._listener = asyncio.get_running_loop().create_task(self._listen())
+        self._writer = asyncio.get_running_loop().create_task(self._write())
         await self._connected.wait()
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            try:
-                await self._listener
-            except asyncio.CancelledError:
-                pass
-            self._listener = None
+        for task in (self._listener, self._writer):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        self._listener = self._writer = None
+        _fail(self._outbox, HubUnavailable("the hub was closed before publishing"))
+        self._outbox.clear()
         for future in self._confirmed.values():
             future.cancel()
         self._confirmed.clear()
@@ -427,21 +500,85 @@ class RedisBackend(Backend):
             kind, payload = _TEXT, message.encode()
         else:
             kind, payload = _BINARY, bytes(message)
-        sequence = self._sequence.get(room, 0) + 1
-        envelope = _HEADER.pack(_VERSION, kind, self._id, sequence) + payload
+        if self._writer is None:
+            raise HubUnavailable("the hub is closed")
+        if not self._sending and not self._outbox:
+            # Nothing queued or on its way: send it now, without the hop
+            # through the writer's task (a publisher awaiting each publish
+            # in turn never waits for it).
+            self._sending = True
+            try:
+                await self._send([(room, kind, payload)])
+            finally:
+                self._sending = False
+                if self._outbox:
+                    self._outbox_ready.set()
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._outbox.append((room, kind, payload, future))
+        self._outbox_ready.set()
+        await future
+
+    async def _write(self) -> None:
+        """Send what :meth:`publish` queued while another send was on its
+        way: all of it at once, in one pipeline, in order.
+
+        Why publishes wait for each other: a subscriber reads a gap in a
+        publisher's sequence numbers as loss, so the numbers must reach Redis
+        in order. Concurrent publishes (every handler of a chat room) sent on
+        redis-py's pooled connections would overtake each other and be
+        counted lost although every one arrived.
+        """
+        while True:
+            await self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            if self._sending or not self._outbox:
+                continue  # whoever is sending wakes the writer when done
+            batch, self._outbox = self._outbox, []
+            self._sending = True
+            try:
+                await self._send([(room, kind, payload) for room, kind, payload, _ in batch])
+            except asyncio.CancelledError:
+                _fail(batch, HubUnavailable("the hub was closed while publishing"))
+                raise
+            except Exception as exc:  # noqa: BLE001 - the publishers' to see, not the writer's
+                _fail(batch, exc)
+            else:
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+            finally:
+                self._sending = False
+            if self._outbox:
+                self._outbox_ready.set()
+
+    async def _send(self, messages: "List[Tuple[str, bytes, bytes]]") -> None:
+        """PUBLISH *messages* (room, kind, payload), numbered in order; the
+        numbers are kept only if they were sent, so that a publish that
+        raised used none and no subscriber counts it lost as well."""
+        numbers: Dict[str, int] = {}  # the rooms of this batch: their last number
+        commands = []
+        for room, kind, payload in messages:
+            number = numbers[room] = numbers.get(room, self._sequence.get(room, 0)) + 1
+            commands.append((self._channel(room),
+                             _HEADER.pack(_VERSION, kind, self._id, number) + payload))
         try:
-            await self._client.publish(self._channel(room), envelope)
+            if len(commands) == 1:
+                await self._client.publish(*commands[0])
+            else:
+                pipeline = self._client.pipeline(transaction=False)
+                for channel, envelope in commands:
+                    pipeline.publish(channel, envelope)
+                await pipeline.execute()
         except _connection_errors() as exc:
-            # Not sent: the sequence number is not used, so subscribers see
-            # no gap for a message the publisher knows it lost (and raised).
             raise HubUnavailable(f"cannot publish to Redis: {exc}") from exc
-        self._sequence[room] = sequence
+        self._sequence.update(numbers)
 
     # -- the listener ------------------------------------------------------------
 
     async def _listen(self) -> None:
-        """Subscribe, read, and on any connection failure start over with
-        backoff -- until cancelled by :meth:`close`."""
+        """Connect, subscribe, read, and on any connection failure start
+        over with backoff -- until cancelled by :meth:`close`."""
         hub = self._hub
         assert hub is not None
         backoff = self.min_backoff
@@ -449,7 +586,7 @@ class RedisBackend(Backend):
         while True:
             pubsub = self._subscriber.pubsub()
             try:
-                await pubsub.ping()  # connects; fails fast when Redis is down
+                await self._handshake(pubsub)
                 # From here on join() subscribes by itself; the rooms joined
                 # so far are subscribed here, in one command.
                 self._pubsub = pubsub
@@ -460,12 +597,10 @@ class RedisBackend(Backend):
                 if ever_connected:
                     hub.stats.reconnects += 1
                     logger.info("hub: reconnected to Redis")
+                    hub._connection_changed(True)
                 ever_connected = True
                 backoff = self.min_backoff
-                while True:
-                    item = await pubsub.get_message(timeout=None)
-                    if item is not None:
-                        self._handle(item)
+                await self._read(pubsub)
             except asyncio.CancelledError:
                 await _close_quietly(pubsub)
                 raise
@@ -474,14 +609,75 @@ class RedisBackend(Backend):
                 if self._connected.is_set():
                     self._connected.clear()
                     hub.stats.disconnects += 1
+                    if isinstance(exc, _Unresponsive):
+                        hub.stats.unresponsive += 1
                     logger.warning("hub: lost the connection to Redis (%s); messages published "
                                    "until it is back are lost, and counted when noticed", exc)
                     for room, future in list(self._confirmed.items()):
                         if future.done():  # to be confirmed again after reconnecting
                             self._confirmed[room] = asyncio.get_running_loop().create_future()
+                    hub._connection_changed(False)
                 self._pubsub = None
                 await asyncio.sleep(backoff * (0.5 + random.random() / 2))
                 backoff = min(backoff * 2, self.max_backoff)
+
+    async def _handshake(self, pubsub: Any) -> None:
+        """Connect *pubsub* and wait for Redis to answer a PING: a listening
+        socket proves nothing (a stopped Redis's kernel still accepts), an
+        answer does. Bounded by ``health_check_timeout``."""
+        timeout = self.health_check_timeout
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            # Connecting runs redis-py's own handshake (CLIENT SETINFO...),
+            # which waits for replies: inside the bound too.
+            await asyncio.wait_for(pubsub.ping(), timeout)
+        except asyncio.TimeoutError:  # not an OSError before Python 3.11
+            raise _Unresponsive(f"Redis did not answer within {timeout} s of connecting") from None
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise _Unresponsive(f"Redis did not answer PING within {timeout} s of connecting")
+            item = await pubsub.get_message(timeout=remaining)
+            if item is not None and item.get("type") == "pong":
+                return
+
+    async def _read(self, pubsub: Any) -> None:
+        """Hand every message to :meth:`_handle`, and ping Redis after each
+        ``health_check_interval`` of silence; raise :exc:`_Unresponsive`
+        when a ping goes unanswered for ``health_check_timeout``."""
+        interval = self.health_check_interval
+        if interval is None:
+            while True:
+                item = await pubsub.get_message(timeout=None)
+                if item is not None:
+                    self._handle(item)
+        timeout = self.health_check_timeout
+        loop = asyncio.get_running_loop()
+        heard = loop.time()  # when Redis last sent anything
+        pinged: Optional[float] = None  # when the unanswered ping went out
+        while True:
+            now = loop.time()
+            if pinged is None:
+                wait = heard + interval - now
+                if wait <= 0:
+                    try:
+                        # A write waits too when the socket's buffer is full.
+                        await asyncio.wait_for(pubsub.ping(), timeout)
+                    except asyncio.TimeoutError:
+                        raise _Unresponsive(f"could not send PING within {timeout} s") from None
+                    pinged = loop.time()
+                    continue
+            else:
+                wait = pinged + timeout - now
+                if wait <= 0:
+                    raise _Unresponsive(f"Redis did not answer PING within {timeout} s")
+            item = await pubsub.get_message(timeout=wait)
+            if item is not None:
+                # Any reply proves Redis alive: the pong, or a message
+                # that was queued before it.
+                heard = loop.time()
+                pinged = None
+                self._handle(item)
 
     def _handle(self, item: Dict[str, Any]) -> None:
         kind = item.get("type")
@@ -515,6 +711,25 @@ class RedisBackend(Backend):
             hub._lost(room, sequence - last - 1)
         payload = data[_HEADER.size:]
         hub._received(room, payload.decode() if kind == _TEXT else payload)
+
+
+class _Unresponsive(TimeoutError):
+    """Redis stopped answering on an open connection (the health check).
+    A :exc:`TimeoutError`, hence an :exc:`OSError`: a connection error."""
+
+
+def _fail(batch: "List[Tuple[str, bytes, bytes, asyncio.Future[None]]]",
+          exc: BaseException) -> None:
+    """Fail every publish of *batch* that still waits (a cancelled one does
+    not), each with its own exception: one object raised in many tasks
+    would collect all their tracebacks."""
+    for *_, future in batch:
+        if not future.done():
+            copy = exc
+            if isinstance(exc, HubUnavailable):
+                copy = HubUnavailable(*exc.args)
+                copy.__cause__ = exc.__cause__
+            future.set_exception(copy)
 
 
 def _connection_errors() -> Any:

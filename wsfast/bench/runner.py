@@ -42,6 +42,7 @@ from .. import _backend
 from . import asgi as _asgi
 from . import echo as _echo
 from . import fanout as _fanout
+from . import hub as _hub
 from . import peers as _peers
 from . import sync as _sync
 from .targets import TARGETS, Target
@@ -53,6 +54,7 @@ _echo.register()  # the "echo" and "deflate" groups (workloads.py registers its 
 _sync.register()  # the "sync" group (threading clients)
 _asgi.register()  # the "uvicorn" group
 _fanout.register()  # the "fanout" group: broadcast to N connections
+_hub.register()  # the "hub" group: publish -> delivered through Redis
 
 CYTHON = "wsfast-cython"
 
