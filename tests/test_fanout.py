@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sys
 
 import pytest
 
@@ -240,3 +241,128 @@ class TestSlowConsumerPolicy:
             SlowConsumerPolicy(limit=-1)
         with pytest.raises(TypeError):
             SlowConsumerPolicy("skip", 1000)  # limit is keyword-only
+
+
+class TestFanOutKernel:
+    """The back-ends' fan_out (broadcast's loop): which connections it
+    writes to and which it leaves to broadcast, and why; both twins."""
+
+    def test_serves_plain_server_connections_and_leaves_the_rest(self, backend):
+        async def main():
+            async with server_of(backend.name, compression="deflate") as (server, accepted):
+                plain = await clients_of(server, accepted, 2, compression=None,
+                                         backend=backend.name)
+                [(compressed, compressed_side)] = await clients_of(server, accepted, 1)
+                [(closed, closed_side)] = await clients_of(server, accepted, 1, compression=None)
+                await closed.close()
+                await closed_side.wait_closed()
+                sides = [side for _, side in plain] + [compressed_side, closed_side]
+                # the client end of a connection: its frames are masked
+                sides.append(plain[0][0])
+                frame = wsfast.build_frame(wsfast.Opcode.TEXT, b"kernel")
+                policy, leftovers = backend.fan_out(sides, frame, None, False)
+                assert policy is None
+                assert leftovers == [(compressed_side, False), (plain[0][0], False)]
+                for client, _ in plain:
+                    assert await asyncio.wait_for(client.recv(), 5) == "kernel"
+                for client, _ in plain + [(compressed, None)]:
+                    await client.close()
+
+        run(main())
+
+    def test_leaves_the_other_back_ends_connections_untouched(self, both):
+        async def main():
+            for mine, other in (both, both[::-1]):
+                async with server_of(other.name) as (server, accepted):
+                    [(client, side)] = await clients_of(server, accepted, 1)
+                    frame = wsfast.build_frame(wsfast.Opcode.TEXT, b"x")
+                    # the first open connection decides the server's policy
+                    server.broadcast_policy = SlowConsumerPolicy("skip")
+                    policy, leftovers = mine.fan_out([side], frame, None, True)
+                    assert policy is server.broadcast_policy
+                    assert leftovers == [(side, None)]
+                    assert side._stream.core.out == []
+                    await client.close()
+
+        run(main())
+
+    def test_queues_behind_frames_waiting_to_be_written(self, backend):
+        async def main():
+            async with server_of(backend.name) as (server, accepted):
+                [(client, side)] = await clients_of(server, accepted, 1)
+                side.connection.send_text("first")  # queued, not written yet
+                assert side._stream.core.out
+                wsfast.broadcast([side], "second")
+                assert side._stream.core.out == []
+                assert await asyncio.wait_for(client.recv(), 5) == "first"
+                assert await asyncio.wait_for(client.recv(), 5) == "second"
+                await client.close()
+
+        run(main())
+
+    def test_a_failed_write_is_reported_and_spares_the_others(self, backend, caplog):
+        async def main():
+            async with server_of(backend.name) as (server, accepted):
+                (bad, bad_side), (good, good_side) = await clients_of(server, accepted, 2)
+
+                def broken(data):
+                    raise OSError("broken transport")
+
+                bad_side._stream.transport.write = broken
+                wsfast.broadcast([bad_side, good_side], "one")
+                assert "failed to write message: OSError: broken transport" in caplog.text
+                expected = ["one"]
+                if sys.version_info >= (3, 11):  # raise_exceptions needs ExceptionGroup
+                    with pytest.raises(ExceptionGroup) as raised:  # noqa: F821 - 3.11+
+                        wsfast.broadcast([bad_side, good_side], "two", raise_exceptions=True)
+                    [failure] = raised.value.exceptions
+                    assert isinstance(failure, RuntimeError)
+                    assert isinstance(failure.__cause__, OSError)
+                    expected.append("two")
+                for message in expected:
+                    assert await asyncio.wait_for(good.recv(), 5) == message
+                del bad_side._stream.transport.write
+                for client in (bad, good):
+                    await client.close()
+
+        run(main())
+
+    def test_a_closing_transport_is_not_written_to(self, backend):
+        async def main():
+            async with server_of(backend.name) as (server, accepted):
+                [(client, side)] = await clients_of(server, accepted, 1)
+                side._stream.writable = False  # as _close_transport leaves it
+                wsfast.broadcast([side], "dropped")
+                assert side._stream.transport.get_write_buffer_size() == 0
+                side._stream.writable = True
+                wsfast.broadcast([side], "sent")
+                assert await asyncio.wait_for(client.recv(), 5) == "sent"
+                await client.close()
+
+        run(main())
+
+    def test_broadcast_over_tls(self, backend):
+        trustme = pytest.importorskip("trustme")
+        import ssl
+
+        ca = trustme.CA()
+        server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(server_context)
+        client_context = ssl.create_default_context()
+        ca.configure_trust(client_context)
+
+        async def main():
+            async with server_of(backend.name, ssl=server_context) as (server, accepted):
+                port = server.sockets[0].getsockname()[1]
+                pairs = []
+                for _ in range(3):
+                    client = await wsfast.connect(f"wss://127.0.0.1:{port}/", ssl=client_context,
+                                                  compression=None)
+                    pairs.append((client, await asyncio.wait_for(accepted.get(), 5)))
+                message = "over tls " * 1000  # several TLS records
+                wsfast.broadcast([side for _, side in pairs], message)
+                for client, _ in pairs:
+                    assert await asyncio.wait_for(client.recv(), 5) == message
+                    await client.close()
+
+        run(main())
