@@ -366,3 +366,122 @@ class TestFanOutKernel:
                     await client.close()
 
         run(main())
+
+
+class TestCompressOnce:
+    """permessage-deflate: one compressed frame per compression setting for
+    receivers without server context takeover, the connection's own
+    compression otherwise."""
+
+    PAYLOAD = ("the same message to every room member; " * 30).encode()  # ~1 KiB
+
+    @staticmethod
+    def counting(monkeypatch):
+        calls = []
+        compress = wsfast.deflate.DeflateSession.compress
+
+        def counted(session, data, fin=True):
+            calls.append(session)
+            return compress(session, data, fin)
+
+        monkeypatch.setattr(wsfast.deflate.DeflateSession, "compress", counted)
+        return calls
+
+    def test_once_per_setting_and_byte_for_byte_the_connections_own(self, backend, monkeypatch):
+        from wsfast.deflate import PerMessageDeflate
+
+        async def main():
+            async with server_of(backend.name, compression="deflate") as (server, accepted):
+                nct = await clients_of(server, accepted, 3, compression=PerMessageDeflate(
+                    server_no_context_takeover=True))
+                small_window = await clients_of(server, accepted, 2, compression=PerMessageDeflate(
+                    server_no_context_takeover=True, server_max_window_bits=10))
+                takeover = await clients_of(server, accepted, 2)  # context takeover
+                plain = await clients_of(server, accepted, 1, compression=None)
+                pairs = nct + small_window + takeover + plain
+                sides = [side for _, side in pairs]
+                calls = self.counting(monkeypatch)
+                message = prepare(self.PAYLOAD)
+                for _ in range(2):
+                    wsfast.broadcast(sides, message)
+                    for client, _ in pairs:
+                        assert await asyncio.wait_for(client.recv(), 5) == self.PAYLOAD
+                # 2 settings, once for both calls; the takeover ones each time
+                assert len(message.compressed) == 2
+                assert len(calls) == 2 + 2 * 2
+                # a raw message: compressed once per setting in this call
+                calls.clear()
+                wsfast.broadcast(sides, self.PAYLOAD.decode())
+                assert len(calls) == 2 + 2
+                for client, _ in pairs:
+                    assert await asyncio.wait_for(client.recv(), 5) == self.PAYLOAD.decode()
+                # the claim itself: a connection compressing the message on
+                # its own writes the very bytes that were shared
+                for _, side in nct + small_window:
+                    connection = side.connection
+                    shared = message.compressed[connection.compression.shared_setting()]
+                    connection.send_binary(self.PAYLOAD)
+                    assert b"".join(connection.core.take_out()) == shared
+                    assert shared[0] & 0x40  # RSV1: compressed
+                # send() of the prepared message uses the shared frame too
+                calls.clear()
+                await nct[0][1].send(message)
+                assert calls == []
+                assert await asyncio.wait_for(nct[0][0].recv(), 5) == self.PAYLOAD
+                for client, _ in pairs:
+                    await client.close()
+
+        run(main())
+
+    def test_below_the_threshold_the_plain_frame_is_shared(self, backend, monkeypatch):
+        from wsfast.deflate import PerMessageDeflate
+
+        async def main():
+            config = PerMessageDeflate(server_no_context_takeover=True, threshold=4096)
+            async with server_of(backend.name, compression=config) as (server, accepted):
+                pairs = await clients_of(server, accepted, 2, compression=PerMessageDeflate(
+                    server_no_context_takeover=True))
+                calls = self.counting(monkeypatch)
+                message = prepare("short")
+                wsfast.broadcast([side for _, side in pairs], message)
+                assert calls == [] and message.compressed == {}
+                for client, _ in pairs:
+                    assert await asyncio.wait_for(client.recv(), 5) == "short"
+                    await client.close()
+
+        run(main())
+
+    def test_a_client_connection_compresses_its_own(self, backend, monkeypatch):
+        from wsfast.deflate import PerMessageDeflate
+
+        async def main():
+            async with server_of(backend.name, compression="deflate") as (server, accepted):
+                nct = PerMessageDeflate(client_no_context_takeover=True,
+                                        server_no_context_takeover=True)
+                pairs = await clients_of(server, accepted, 2, compression=nct,
+                                         backend=backend.name)
+                calls = self.counting(monkeypatch)
+                wsfast.broadcast([client for client, _ in pairs], self.PAYLOAD)
+                assert len(calls) == 2  # masked: nothing to share
+                for _, side in pairs:
+                    assert await asyncio.wait_for(side.recv(), 5) == self.PAYLOAD
+                for client, _ in pairs:
+                    await client.close()
+
+        run(main())
+
+
+class TestServerPolicy:
+    def test_serve_takes_a_broadcast_policy(self):
+        async def main():
+            policy = SlowConsumerPolicy("skip", limit=1024)
+            async with server_of("python", broadcast_policy=policy) as (server, _):
+                assert server.broadcast_policy is policy
+            with pytest.raises(TypeError):
+                async with server_of("python", broadcast_policy="skip"):
+                    pass
+            with pytest.raises(TypeError):
+                async with server_of("python", broadcast_polcy=policy):
+                    pass
+
+        run(main())
