@@ -457,11 +457,15 @@ def fan_out(websockets: Iterable[Any], frame: bytes, policy: Any,
 
     Why it is a kernel: this loop runs once per recipient, and in Python its
     attribute loads and calls cost as much again as the ``send`` system call
-    of each write (the compiled twin does it in C).
+    of each write (the compiled twin does it in C). Both look every stream
+    core up before writing to any (the compiled twin's misses then overlap:
+    see there), so an object without one raises AttributeError before
+    anything is sent.
     """
+    websockets = list(websockets)
+    streams = [websocket._stream for websocket in websockets]
     leftovers: List[Leftover] = []
-    for websocket in websockets:
-        stream = websocket._stream
+    for websocket, stream in zip(websockets, streams):
         own = isinstance(stream, StreamCore)
         if own:
             if stream.core.state is not _OPEN:

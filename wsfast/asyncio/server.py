@@ -40,6 +40,7 @@ __all__ = ["serve", "unix_serve", "broadcast", "basic_auth", "Server", "ServerCo
 
 logger = logging.getLogger(__name__)
 _module_logger = logger  # serve()'s logger option shadows the name
+_OPEN = State.OPEN
 
 Handler = Callable[..., Awaitable[Any]]
 
@@ -514,9 +515,15 @@ class Server:
 
     @property
     def connections(self) -> Set[ServerConnection]:
-        """The open connections: what to :func:`broadcast` to."""
+        """The open connections: what to :func:`broadcast` to.
+
+        A new set at each call, built with three attribute loads per
+        connection (its stream core's connection core holds the state): at
+        10,000 connections, what a broadcast adds to the writes themselves
+        was as much in building this set, through the connection's
+        ``state`` property, as in the fan-out loop."""
         return {websocket for websocket in self.websockets
-                if websocket.connection.state is State.OPEN}
+                if websocket._stream.core.state is _OPEN}
 
     @property
     def sockets(self) -> Tuple[socket.socket, ...]:
