@@ -63,7 +63,7 @@ class PreparedMessage:
         self.payload = payload
         self.text = text
         self.opcode = _TEXT if text else _BINARY
-        self.frame = _backend.default.build_frame(self.opcode, payload)
+        self.frame: bytes = _backend.default.build_frame(self.opcode, payload)
         #: compressed frames by compression setting (see shared_frame)
         self.compressed: Dict[Tuple[int, int, int], bytes] = {}
 
