@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sys
 
 import pytest
 
@@ -240,3 +241,247 @@ class TestSlowConsumerPolicy:
             SlowConsumerPolicy(limit=-1)
         with pytest.raises(TypeError):
             SlowConsumerPolicy("skip", 1000)  # limit is keyword-only
+
+
+class TestFanOutKernel:
+    """The back-ends' fan_out (broadcast's loop): which connections it
+    writes to and which it leaves to broadcast, and why; both twins."""
+
+    def test_serves_plain_server_connections_and_leaves_the_rest(self, backend):
+        async def main():
+            async with server_of(backend.name, compression="deflate") as (server, accepted):
+                plain = await clients_of(server, accepted, 2, compression=None,
+                                         backend=backend.name)
+                [(compressed, compressed_side)] = await clients_of(server, accepted, 1)
+                [(closed, closed_side)] = await clients_of(server, accepted, 1, compression=None)
+                await closed.close()
+                await closed_side.wait_closed()
+                sides = [side for _, side in plain] + [compressed_side, closed_side]
+                # the client end of a connection: its frames are masked
+                sides.append(plain[0][0])
+                frame = wsfast.build_frame(wsfast.Opcode.TEXT, b"kernel")
+                policy, leftovers = backend.fan_out(sides, frame, None, False)
+                assert policy is None
+                assert leftovers == [(compressed_side, False), (plain[0][0], False)]
+                for client, _ in plain:
+                    assert await asyncio.wait_for(client.recv(), 5) == "kernel"
+                for client, _ in plain + [(compressed, None)]:
+                    await client.close()
+
+        run(main())
+
+    def test_leaves_the_other_back_ends_connections_untouched(self, both):
+        async def main():
+            for mine, other in (both, both[::-1]):
+                async with server_of(other.name) as (server, accepted):
+                    [(client, side)] = await clients_of(server, accepted, 1)
+                    frame = wsfast.build_frame(wsfast.Opcode.TEXT, b"x")
+                    # the first open connection decides the server's policy
+                    server.broadcast_policy = SlowConsumerPolicy("skip")
+                    policy, leftovers = mine.fan_out([side], frame, None, True)
+                    assert policy is server.broadcast_policy
+                    assert leftovers == [(side, None)]
+                    assert side._stream.core.out == []
+                    await client.close()
+
+        run(main())
+
+    def test_queues_behind_frames_waiting_to_be_written(self, backend):
+        async def main():
+            async with server_of(backend.name) as (server, accepted):
+                [(client, side)] = await clients_of(server, accepted, 1)
+                side.connection.send_text("first")  # queued, not written yet
+                assert side._stream.core.out
+                wsfast.broadcast([side], "second")
+                assert side._stream.core.out == []
+                assert await asyncio.wait_for(client.recv(), 5) == "first"
+                assert await asyncio.wait_for(client.recv(), 5) == "second"
+                await client.close()
+
+        run(main())
+
+    def test_a_failed_write_is_reported_and_spares_the_others(self, backend, caplog):
+        async def main():
+            async with server_of(backend.name) as (server, accepted):
+                (bad, bad_side), (good, good_side) = await clients_of(server, accepted, 2)
+
+                def broken(data):
+                    raise OSError("broken transport")
+
+                bad_side._stream.transport.write = broken
+                wsfast.broadcast([bad_side, good_side], "one")
+                assert "failed to write message: OSError: broken transport" in caplog.text
+                expected = ["one"]
+                if sys.version_info >= (3, 11):  # raise_exceptions needs ExceptionGroup
+                    with pytest.raises(ExceptionGroup) as raised:  # noqa: F821 - 3.11+
+                        wsfast.broadcast([bad_side, good_side], "two", raise_exceptions=True)
+                    [failure] = raised.value.exceptions
+                    assert isinstance(failure, RuntimeError)
+                    assert isinstance(failure.__cause__, OSError)
+                    expected.append("two")
+                for message in expected:
+                    assert await asyncio.wait_for(good.recv(), 5) == message
+                del bad_side._stream.transport.write
+                for client in (bad, good):
+                    await client.close()
+
+        run(main())
+
+    def test_a_closing_transport_is_not_written_to(self, backend):
+        async def main():
+            async with server_of(backend.name) as (server, accepted):
+                [(client, side)] = await clients_of(server, accepted, 1)
+                side._stream.writable = False  # as _close_transport leaves it
+                wsfast.broadcast([side], "dropped")
+                assert side._stream.transport.get_write_buffer_size() == 0
+                side._stream.writable = True
+                wsfast.broadcast([side], "sent")
+                assert await asyncio.wait_for(client.recv(), 5) == "sent"
+                await client.close()
+
+        run(main())
+
+    def test_broadcast_over_tls(self, backend):
+        trustme = pytest.importorskip("trustme")
+        import ssl
+
+        ca = trustme.CA()
+        server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(server_context)
+        client_context = ssl.create_default_context()
+        ca.configure_trust(client_context)
+
+        async def main():
+            async with server_of(backend.name, ssl=server_context) as (server, accepted):
+                port = server.sockets[0].getsockname()[1]
+                pairs = []
+                for _ in range(3):
+                    client = await wsfast.connect(f"wss://127.0.0.1:{port}/", ssl=client_context,
+                                                  compression=None)
+                    pairs.append((client, await asyncio.wait_for(accepted.get(), 5)))
+                message = "over tls " * 1000  # several TLS records
+                wsfast.broadcast([side for _, side in pairs], message)
+                for client, _ in pairs:
+                    assert await asyncio.wait_for(client.recv(), 5) == message
+                    await client.close()
+
+        run(main())
+
+
+class TestCompressOnce:
+    """permessage-deflate: one compressed frame per compression setting for
+    receivers without server context takeover, the connection's own
+    compression otherwise."""
+
+    PAYLOAD = ("the same message to every room member; " * 30).encode()  # ~1 KiB
+
+    @staticmethod
+    def counting(monkeypatch):
+        calls = []
+        compress = wsfast.deflate.DeflateSession.compress
+
+        def counted(session, data, fin=True):
+            calls.append(session)
+            return compress(session, data, fin)
+
+        monkeypatch.setattr(wsfast.deflate.DeflateSession, "compress", counted)
+        return calls
+
+    def test_once_per_setting_and_byte_for_byte_the_connections_own(self, backend, monkeypatch):
+        from wsfast.deflate import PerMessageDeflate
+
+        async def main():
+            async with server_of(backend.name, compression="deflate") as (server, accepted):
+                nct = await clients_of(server, accepted, 3, compression=PerMessageDeflate(
+                    server_no_context_takeover=True))
+                small_window = await clients_of(server, accepted, 2, compression=PerMessageDeflate(
+                    server_no_context_takeover=True, server_max_window_bits=10))
+                takeover = await clients_of(server, accepted, 2)  # context takeover
+                plain = await clients_of(server, accepted, 1, compression=None)
+                pairs = nct + small_window + takeover + plain
+                sides = [side for _, side in pairs]
+                calls = self.counting(monkeypatch)
+                message = prepare(self.PAYLOAD)
+                for _ in range(2):
+                    wsfast.broadcast(sides, message)
+                    for client, _ in pairs:
+                        assert await asyncio.wait_for(client.recv(), 5) == self.PAYLOAD
+                # 2 settings, once for both calls; the takeover ones each time
+                assert len(message.compressed) == 2
+                assert len(calls) == 2 + 2 * 2
+                # a raw message: compressed once per setting in this call
+                calls.clear()
+                wsfast.broadcast(sides, self.PAYLOAD.decode())
+                assert len(calls) == 2 + 2
+                for client, _ in pairs:
+                    assert await asyncio.wait_for(client.recv(), 5) == self.PAYLOAD.decode()
+                # the claim itself: a connection compressing the message on
+                # its own writes the very bytes that were shared
+                for _, side in nct + small_window:
+                    connection = side.connection
+                    shared = message.compressed[connection.compression.shared_setting()]
+                    connection.send_binary(self.PAYLOAD)
+                    assert b"".join(connection.core.take_out()) == shared
+                    assert shared[0] & 0x40  # RSV1: compressed
+                # send() of the prepared message uses the shared frame too
+                calls.clear()
+                await nct[0][1].send(message)
+                assert calls == []
+                assert await asyncio.wait_for(nct[0][0].recv(), 5) == self.PAYLOAD
+                for client, _ in pairs:
+                    await client.close()
+
+        run(main())
+
+    def test_below_the_threshold_the_plain_frame_is_shared(self, backend, monkeypatch):
+        from wsfast.deflate import PerMessageDeflate
+
+        async def main():
+            config = PerMessageDeflate(server_no_context_takeover=True, threshold=4096)
+            async with server_of(backend.name, compression=config) as (server, accepted):
+                pairs = await clients_of(server, accepted, 2, compression=PerMessageDeflate(
+                    server_no_context_takeover=True))
+                calls = self.counting(monkeypatch)
+                message = prepare("short")
+                wsfast.broadcast([side for _, side in pairs], message)
+                assert calls == [] and message.compressed == {}
+                for client, _ in pairs:
+                    assert await asyncio.wait_for(client.recv(), 5) == "short"
+                    await client.close()
+
+        run(main())
+
+    def test_a_client_connection_compresses_its_own(self, backend, monkeypatch):
+        from wsfast.deflate import PerMessageDeflate
+
+        async def main():
+            async with server_of(backend.name, compression="deflate") as (server, accepted):
+                nct = PerMessageDeflate(client_no_context_takeover=True,
+                                        server_no_context_takeover=True)
+                pairs = await clients_of(server, accepted, 2, compression=nct,
+                                         backend=backend.name)
+                calls = self.counting(monkeypatch)
+                wsfast.broadcast([client for client, _ in pairs], self.PAYLOAD)
+                assert len(calls) == 2  # masked: nothing to share
+                for _, side in pairs:
+                    assert await asyncio.wait_for(side.recv(), 5) == self.PAYLOAD
+                for client, _ in pairs:
+                    await client.close()
+
+        run(main())
+
+
+class TestServerPolicy:
+    def test_serve_takes_a_broadcast_policy(self):
+        async def main():
+            policy = SlowConsumerPolicy("skip", limit=1024)
+            async with server_of("python", broadcast_policy=policy) as (server, _):
+                assert server.broadcast_policy is policy
+            with pytest.raises(TypeError):
+                async with server_of("python", broadcast_policy="skip"):
+                    pass
+            with pytest.raises(TypeError):
+                async with server_of("python", broadcast_polcy=policy):
+                    pass
+
+        run(main())

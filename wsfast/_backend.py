@@ -49,6 +49,7 @@ KERNELS = (
     "MessageWaiter",
     "ConnectionCore",
     "StreamCore",
+    "fan_out",
 )
 
 
@@ -74,6 +75,7 @@ def _pure() -> Backend:
         MessageWaiter=_waiter_py.MessageWaiter,
         ConnectionCore=_core_py.ConnectionCore,
         StreamCore=_stream_py.StreamCore,
+        fan_out=_stream_py.fan_out,
     )
 
 
@@ -97,6 +99,7 @@ def _compiled() -> Backend:
         MessageWaiter=m["_waiter_c"].MessageWaiter,
         ConnectionCore=m["_core_c"].ConnectionCore,
         StreamCore=m["_stream_c"].StreamProtocol,
+        fan_out=m["_stream_c"].fan_out,
     )
 
 

@@ -3,7 +3,7 @@
 # module; keep them in step with the .pyx.
 import asyncio
 import collections
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Iterable
 from typing import Any
 
 from ._core_c import ConnectionCore
@@ -20,6 +20,7 @@ class Operation:
 class StreamCore:
     owner: Any
     connection: Any
+    client_side: bool
     core: ConnectionCore
     loop: asyncio.AbstractEventLoop
     view: memoryview
@@ -79,5 +80,9 @@ class StreamCore:
     def write_soon(self) -> None: ...
     def flush(self) -> None: ...
     def write_now(self) -> None: ...
+    def write_frame_now(self, frame: bytes) -> None: ...
 
 class StreamProtocol(StreamCore, asyncio.BufferedProtocol): ...
+
+def fan_out(websockets: Iterable[Any], frame: bytes, policy: Any,
+            lookup: bool) -> tuple[Any, list[tuple[Any, None | bool | BaseException]]]: ...

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Any, Callable, Deque, List, Optional, Protocol, Union, cast
+from typing import Any, Callable, Deque, Iterable, List, Optional, Protocol, Tuple, Union, cast
 
 from ._waiter_py import MessageWaiter
 from .defaults import FLUSH_THRESHOLD
@@ -49,9 +49,10 @@ from .errors import ConcurrencyError, ConnectionClosedOK, InvalidState
 from .frames import Opcode
 from .state import State
 
-__all__ = ["StreamCore", "StreamOwner", "recoded"]
+__all__ = ["StreamCore", "StreamOwner", "recoded", "fan_out"]
 
 _CONNECTING = State.CONNECTING
+_OPEN = State.OPEN
 _shield = asyncio.shield
 _TEXT = int(Opcode.TEXT)
 _BINARY = int(Opcode.BINARY)
@@ -113,6 +114,7 @@ class StreamCore(asyncio.BufferedProtocol):
     __slots__ = (
         "owner",  # the StreamOwner
         "connection",  # the sans-I/O Connection, for what the core's fast paths do not cover
+        "client_side",  # connection.is_client: its frames are masked
         "core",  # the connection's ConnectionCore
         "loop",
         "view",  # the shared read buffer (a memoryview)
@@ -143,6 +145,7 @@ class StreamCore(asyncio.BufferedProtocol):
                  view: memoryview, max_queue: Optional[int]) -> None:
         self.owner = owner
         self.connection = connection
+        self.client_side = bool(connection.is_client)
         self.core = connection.core
         self.loop = loop
         self.view = view
@@ -416,3 +419,74 @@ class StreamCore(asyncio.BufferedProtocol):
             data = core.take_out()
             if self.writable:
                 self.writelines(data)
+
+    def write_frame_now(self, frame: bytes) -> None:
+        """Write a frame built elsewhere (a broadcast's), behind whatever
+        waits to be sent, now. With nothing waiting -- the usual case -- it
+        goes straight to ``transport.write``: no list, no writelines, which
+        for one chunk comes to the same system call."""
+        core = self.core
+        if core.out:
+            core.out.append(frame)
+            self.write_now()
+            return
+        self.pending_bytes = 0
+        if self.writable:
+            self.transport.write(frame)
+
+
+#: What fan_out returns for a connection it leaves to its caller: an open
+#: connection and why -- None: its stream core is of the other back-end (not
+#: looked at beyond its state); True: slow by the policy; False: it cannot
+#: take the frame as is (compressed, client side, fragmented message in
+#: progress); an exception: writing the frame failed.
+Leftover = Tuple[Any, Union[None, bool, BaseException]]
+
+
+def fan_out(websockets: Iterable[Any], frame: bytes, policy: Any,
+            lookup: bool) -> Tuple[Any, List[Leftover]]:
+    """The per-connection loop of :func:`wsfast.asyncio.broadcast`: write
+    *frame* (a server's unmasked, uncompressed frame) to each open
+    connection of *websockets* that can take it as is, now.
+
+    *policy* is the slow-consumer policy or None; with *lookup*, it is
+    replaced by the ``broadcast_policy`` of the server of the first open
+    connection. Connections that are not open are passed over; every other
+    one that this loop does not serve is returned, in order, with the reason
+    (``Leftover``) for the caller to handle. Returns ``(policy, leftovers)``.
+
+    Why it is a kernel: this loop runs once per recipient, and in Python its
+    attribute loads and calls cost as much again as the ``send`` system call
+    of each write (the compiled twin does it in C). Both look every stream
+    core up before writing to any (the compiled twin's misses then overlap:
+    see there), so an object without one raises AttributeError before
+    anything is sent.
+    """
+    websockets = list(websockets)
+    streams = [websocket._stream for websocket in websockets]
+    leftovers: List[Leftover] = []
+    for websocket, stream in zip(websockets, streams):
+        own = isinstance(stream, StreamCore)
+        if own:
+            if stream.core.state is not _OPEN:
+                continue
+        elif websocket.connection.state is not _OPEN:
+            continue
+        if lookup:
+            lookup = False
+            policy = getattr(getattr(websocket, "server", None), "broadcast_policy", None)
+        if not own:
+            leftovers.append((websocket, None))
+            continue
+        if policy is not None and policy.is_slow(websocket):
+            leftovers.append((websocket, True))
+            continue
+        core = stream.core
+        if not core.fast_send or stream.send_lock is not None or stream.client_side:
+            leftovers.append((websocket, False))
+            continue
+        try:
+            stream.write_frame_now(frame)
+        except Exception as exc:  # noqa: BLE001 - one failure must not stop the rest
+            leftovers.append((websocket, exc))
+    return policy, leftovers

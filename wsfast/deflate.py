@@ -611,6 +611,21 @@ class DeflateSession:
 
     # -- sending -----------------------------------------------------------
 
+    def shared_setting(self) -> Optional[Tuple[int, int, int]]:
+        """The setting the next message's compressed bytes depend on, if
+        nothing else: ``(compress_level, mem_level, window bits)``, or None.
+
+        Without context takeover on this side, and with no message being
+        compressed, the compressor starts afresh for the next message, so any
+        two such sessions with the same setting turn the same message into
+        the same bytes: a broadcast compresses it once per setting
+        (:mod:`wsfast.fanout`). With context takeover the bytes depend on
+        every earlier message of the connection: None.
+        """
+        if self.local_no_context_takeover and self._compressor is None:
+            return (self.compress_level, self.mem_level, self._deflate_wbits)
+        return None
+
     def should_compress(self, size: int) -> bool:
         """Whether a message of *size* bytes is worth compressing.
 

@@ -4,10 +4,12 @@
 :func:`wsfast.asyncio.broadcast` and ``send`` it is given to. A server's
 frames are not masked, so on connections that negotiated no compression the
 frame is the same bytes everywhere and is queued as it is -- one ``bytes``
-object referenced by every connection's queue, no copy per recipient. A
-client connection (its frames are masked) and a compressed one (its
-compressor keeps state from message to message) frame the payload
-themselves, as they would for ``send``.
+object referenced by every connection's queue, no copy per recipient. With
+permessage-deflate, connections that negotiated no context takeover on the
+server's side get one compressed frame per compression setting
+(:func:`shared_frame`); the others (context takeover: the compressor keeps
+state from message to message) and client connections (their frames are
+masked) frame the payload themselves, as they would for ``send``.
 
 Why a policy: ``broadcast`` does not wait for anyone, so that a client that
 stops reading cannot hold the others back; but then nothing limits what
@@ -33,12 +35,12 @@ Memory per slow recipient therefore stays below ``limit`` plus one message.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from . import _backend
 from .frames import Opcode
 
-__all__ = ["PreparedMessage", "prepare", "SlowConsumerPolicy"]
+__all__ = ["PreparedMessage", "prepare", "SlowConsumerPolicy", "shared_frame"]
 
 _TEXT = int(Opcode.TEXT)
 _BINARY = int(Opcode.BINARY)
@@ -55,13 +57,15 @@ class PreparedMessage:
         frame: the complete unmasked, uncompressed frame.
     """
 
-    __slots__ = ("payload", "text", "opcode", "frame")
+    __slots__ = ("payload", "text", "opcode", "frame", "compressed")
 
     def __init__(self, payload: bytes, text: bool) -> None:
         self.payload = payload
         self.text = text
         self.opcode = _TEXT if text else _BINARY
-        self.frame = _backend.default.build_frame(self.opcode, payload)
+        self.frame: bytes = _backend.default.build_frame(self.opcode, payload)
+        #: compressed frames by compression setting (see shared_frame)
+        self.compressed: Dict[Tuple[int, int, int], bytes] = {}
 
     def __len__(self) -> int:
         return len(self.payload)
@@ -85,6 +89,41 @@ def prepare(message: Union[str, bytes, bytearray, memoryview], *,
     if isinstance(message, (bytes, bytearray, memoryview)):
         return PreparedMessage(bytes(message), text is True)
     raise TypeError(f"message must be str or bytes-like, not {type(message).__name__}")
+
+
+def shared_frame(connection: Any, message: PreparedMessage) -> Optional[bytes]:
+    """The frame a server connection with permessage-deflate sends for
+    *message*, when one built for many connections will do; None when it
+    must compress the message itself.
+
+    * Its session would not compress a message this short (its threshold):
+      the plain frame, as for an uncompressed connection.
+    * It negotiated no context takeover on the server's side
+      (``server_no_context_takeover``): its compressor starts afresh for
+      every message, so the bytes depend only on the compression setting
+      (:meth:`~wsfast.deflate.DeflateSession.shared_setting`) and the message
+      is compressed once per setting, the first time by this connection's own
+      session (which then holds no compressor, as after a send), and kept in
+      ``message.compressed`` for the next connections and calls.
+    * Otherwise (context takeover: the bytes depend on every earlier message
+      of the connection; a client connection: masked): None.
+
+    The caller has checked that a whole message may be sent now.
+    """
+    session = connection.compression
+    if session is None or connection.is_client:
+        return None
+    payload = message.payload
+    if not session.should_compress(len(payload)):
+        return message.frame
+    setting = session.shared_setting()
+    if setting is None:
+        return None
+    frame = message.compressed.get(setting)
+    if frame is None:
+        frame = message.compressed[setting] = _backend.default.build_frame(
+            message.opcode, session.compress(payload, True), rsv1=True)
+    return frame
 
 
 class SlowConsumerPolicy:

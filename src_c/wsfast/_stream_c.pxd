@@ -9,6 +9,7 @@ from wsfast._core_c cimport ConnectionCore
 cdef class StreamCore:
     cdef public object owner
     cdef public object connection
+    cdef public bint client_side
     cdef public ConnectionCore core
     cdef public object loop
     cdef public memoryview view
@@ -47,3 +48,4 @@ cdef class StreamCore:
     cpdef drain_waiter(self)
     cpdef write_soon(self)
     cpdef write_now(self)
+    cpdef write_frame_now(self, bytes frame)

@@ -55,6 +55,7 @@ cdef extern from "wsfast/awaitable.h":
     int wsf_awaitable_install(object type, wsf_step_func step) except -1
 
 cdef object _CONNECTING = State.CONNECTING
+cdef object _OPEN = State.OPEN
 cdef object _shield = asyncio.shield
 cdef object _TEXT = int(Opcode.TEXT)
 cdef object _BINARY = int(Opcode.BINARY)
@@ -94,6 +95,7 @@ cdef class StreamCore:
     def __init__(self, owner, connection, loop, memoryview view not None, max_queue):
         self.owner = owner
         self.connection = connection
+        self.client_side = connection.is_client
         self.core = connection.core  # typed: the compiled core, else TypeError
         self.loop = loop
         self.view = view
@@ -352,6 +354,107 @@ cdef class StreamCore:
             data = core.take_out()
             if self.writable:
                 self.writelines(data)
+
+    cpdef write_frame_now(self, bytes frame):
+        """Write a frame built elsewhere, behind whatever waits, now (see the twin)."""
+        cdef ConnectionCore core = self.core
+        if core.out:
+            core.out.append(frame)
+            StreamCore.write_now(self)
+            return
+        self.pending_bytes = 0
+        if self.writable:
+            self.transport.write(frame)
+
+
+# -- broadcast's loop -------------------------------------------------------------
+
+cdef object _Policy = None  # wsfast.fanout.SlowConsumerPolicy, imported on first use
+
+
+cdef bint _is_slow(policy, websocket, StreamCore stream) except -1:
+    """policy.is_slow(websocket), the same computation in C for the library's
+    own policy class (a subclass may override it: then its method is called)."""
+    global _Policy
+    if _Policy is None:
+        from wsfast.fanout import SlowConsumerPolicy  # not at import: fanout imports the back-end
+        _Policy = SlowConsumerPolicy
+    if type(policy) is not _Policy:
+        return bool(policy.is_slow(websocket))
+    transport = stream.transport
+    if transport is None:
+        return False
+    unsent = transport.get_write_buffer_size() + stream.pending_bytes
+    limit = policy.limit
+    if limit is None:
+        limit = transport.get_write_buffer_limits()[1]
+    return bool(unsent > limit)
+
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define WSF_PREFETCH(p) __builtin_prefetch(p)
+    #else
+    #define WSF_PREFETCH(p) ((void)0)
+    #endif
+    """
+    void WSF_PREFETCH(const void *p) nogil
+
+
+def fan_out(websockets, bytes frame not None, policy, bint lookup):
+    """The per-connection loop of broadcast (see the twin): write *frame* to
+    each open connection that can take it as is; return ``(policy,
+    leftovers)``.
+
+    Per connection it does what the plain-asyncio floor does --
+    ``transport.write`` -- plus C field reads, and its cost is their cache
+    misses: each ``send`` system call in between evicts what the loop read.
+    So the stream cores are looked up first, in a loop of their own (no
+    system call between them: the processor overlaps those misses), and the
+    objects of the next connections are prefetched while this one is
+    written."""
+    cdef list sockets = list(websockets)
+    cdef list streams = [websocket._stream for websocket in sockets]
+    cdef list leftovers = []
+    cdef Py_ssize_t i, n = len(streams)
+    cdef StreamCore stream, ahead
+    cdef ConnectionCore core
+    for i in range(n):
+        if i + 2 < n:
+            WSF_PREFETCH(<PyObject *>streams[i + 2])
+        if i + 1 < n and isinstance(streams[i + 1], StreamCore):
+            ahead = <StreamCore>streams[i + 1]
+            WSF_PREFETCH(<PyObject *>ahead.core)
+            WSF_PREFETCH(<PyObject *>ahead.transport)
+        websocket = sockets[i]
+        candidate = streams[i]
+        if not isinstance(candidate, StreamCore):
+            if websocket.connection.state is not _OPEN:
+                continue
+            if lookup:
+                lookup = False
+                policy = getattr(getattr(websocket, "server", None), "broadcast_policy", None)
+            leftovers.append((websocket, None))
+            continue
+        stream = <StreamCore>candidate
+        core = stream.core
+        if core.state is not _OPEN:
+            continue
+        if lookup:
+            lookup = False
+            policy = getattr(getattr(websocket, "server", None), "broadcast_policy", None)
+        if policy is not None and _is_slow(policy, websocket, stream):
+            leftovers.append((websocket, True))
+            continue
+        if not core.fast_send or stream.send_lock is not None or stream.client_side:
+            leftovers.append((websocket, False))
+            continue
+        try:
+            StreamCore.write_frame_now(stream, frame)
+        except Exception as exc:  # one failure must not stop the rest
+            leftovers.append((websocket, exc))
+    return policy, leftovers
 
 
 class StreamProtocol(StreamCore, asyncio.BufferedProtocol):

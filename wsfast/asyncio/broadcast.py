@@ -3,11 +3,16 @@
 Why a function of its own: it is the fan-out path of chat rooms and live
 dashboards, where the cost per recipient is what counts. A server's frames
 are not masked, so an uncompressed text or binary message is the same bytes
-on every connection: the frame is built once and the same ``bytes`` object
-is queued on each connection that can take it as is (open, no fragmented
-message in progress, no permessage-deflate -- the connection core's
-``fast_send``). The others -- compression, which keeps per-connection state,
-and client connections, which mask each frame -- frame it themselves.
+on every connection: the frame is built once, and the back-end's ``fan_out``
+kernel (``_stream_c`` / ``_stream_py``) hands the same ``bytes`` object to
+the transport of each connection that can take it as is (open, no
+fragmented message in progress, no permessage-deflate), in one compiled loop
+-- per recipient about what the plain-asyncio floor does: one
+``transport.write``. It gives back the connections it did not serve, which
+this module handles one by one: slow consumers (the policy), compressed
+connections (one compressed frame per setting where they negotiated no
+context takeover, :func:`wsfast.fanout.shared_frame`; else their own
+compression), client connections (masked), fragmented sends, failures.
 """
 
 from __future__ import annotations
@@ -19,15 +24,13 @@ from typing import Any, Dict, Iterable, List, Optional, Union
 
 from .. import _backend
 from ..errors import ConcurrencyError
-from ..fanout import PreparedMessage, SlowConsumerPolicy, wait_then_send
+from ..fanout import PreparedMessage, SlowConsumerPolicy, shared_frame, wait_then_send
 from ..frames import Opcode
-from ..state import State
 
 __all__ = ["broadcast"]
 
 _TEXT = int(Opcode.TEXT)
-_BINARY = int(Opcode.BINARY)
-build_frame = _backend.default.build_frame
+_fan_out = _backend.default.fan_out
 #: For the messages a "wait" policy delivers late: it has checked already.
 _UNBOUNDED = SlowConsumerPolicy("skip", limit=sys.maxsize)
 
@@ -70,36 +73,47 @@ def broadcast(connections: Iterable[Any],
     Raises:
         TypeError: *message* is neither str, bytes-like nor prepared.
     """
-    frame: Optional[bytes] = None
-    if isinstance(message, str):
-        payload = message.encode()
-        opcode = _BINARY if text is False else _TEXT
+    if isinstance(message, PreparedMessage):
+        prepared = message
+    elif isinstance(message, str):
+        prepared = PreparedMessage(message.encode(), text is not False)
     elif isinstance(message, (bytes, bytearray, memoryview)):
-        payload = bytes(message)
-        opcode = _TEXT if text is True else _BINARY
-    elif isinstance(message, PreparedMessage):
-        payload, opcode, frame = message.payload, message.opcode, message.frame
+        prepared = PreparedMessage(bytes(message), text is True)
     else:
         raise TypeError("data must be str or bytes")
     if raise_exceptions and sys.version_info < (3, 11):
         raise ValueError("raise_exceptions requires at least Python 3.11 (ExceptionGroup)")
+    # policy is None: the server's, looked up on the first open connection
+    policy, leftovers = _fan_out(connections, prepared.frame, policy, policy is None)
+    if not leftovers:
+        return None
+    return _serve_leftovers(leftovers, prepared, policy, raise_exceptions)
+
+
+def _serve_leftovers(leftovers: List[Any], message: PreparedMessage,
+                     policy: Optional[SlowConsumerPolicy], raise_exceptions: bool,
+                     ) -> "Optional[asyncio.Future[List[None]]]":
+    """The connections fan_out gave back, with its reasons (_stream_py.Leftover)."""
+    if any(why is None for _, why in leftovers):
+        # Connections of the other back-end: its own fan_out serves them.
+        foreign = [websocket for websocket, why in leftovers if why is None]
+        leftovers = [item for item in leftovers if item[1] is not None]
+        other = _backend.get("python" if _backend.default.name == "cython" else "cython")
+        leftovers += other.fan_out(foreign, message.frame, policy, False)[1]
     exceptions: List[Exception] = []
     waiting: List[Any] = []
-    lookup = policy is None  # then the server's, looked up on the first connection
-    for websocket in connections:
-        connection = websocket.connection
-        if connection.state is not State.OPEN:
-            continue
-        if lookup:
-            lookup = False
-            policy = getattr(getattr(websocket, "server", None), "broadcast_policy", None)
-        if policy is not None and policy.is_slow(websocket):
-            if policy.action == "wait":
+    for websocket, why in leftovers:
+        if why is True:  # slow
+            if policy is not None and policy.action == "wait":
                 waiting.append((policy, websocket))
-            else:
+            elif policy is not None:
                 policy.refuse(websocket)
             continue
+        if why is not False and why is not None:  # writing the frame failed
+            _failed(websocket, why, exceptions, raise_exceptions)
+            continue
         stream = websocket._stream
+        connection = websocket.connection
         core = connection.core
         if stream.send_lock is not None or core.sending_fragmented:
             if raise_exceptions:
@@ -108,43 +122,37 @@ def broadcast(connections: Iterable[Any],
                 websocket.logger.warning("skipped broadcast: sending a fragmented message")
             continue
         try:
-            if core.fast_send and not connection.is_client:
-                if frame is None:
-                    frame = connection.kernels.build_frame(opcode, payload)
-                # Queued behind whatever the connection has to send, and
-                # written now, with it: one system call per connection, as
-                # the plain-asyncio floor does. (write_soon would defer every
-                # other broadcast to a callback per connection at the end of
-                # the loop iteration -- its "burst" case -- which at 10,000
-                # connections made those rounds alternately slower.)
-                core.out.append(frame)
-                stream.write_now()
+            frame = shared_frame(connection, message) if core.can_send_data else None
+            if frame is not None:
+                stream.write_frame_now(frame)
             else:
-                if opcode == _TEXT:
-                    connection.send_text(payload)
+                if message.opcode == _TEXT:
+                    connection.send_text(message.payload)
                 else:
-                    connection.send_binary(payload)
+                    connection.send_binary(message.payload)
                 stream.write_soon()
         except Exception as write_exception:  # noqa: BLE001 - one failure must not stop the rest
-            if raise_exceptions:
-                exception = RuntimeError("failed to write message")
-                exception.__cause__ = write_exception
-                exceptions.append(exception)
-            else:
-                why = traceback.format_exception_only(type(write_exception), write_exception)
-                websocket.logger.warning("skipped broadcast: failed to write message: %s",
-                                         why[0].strip())
+            _failed(websocket, write_exception, exceptions, raise_exceptions)
     if raise_exceptions and exceptions:
         raise ExceptionGroup("skipped broadcast", exceptions)  # noqa: F821 - 3.11+, checked above
     if not waiting:
         return None
     # The slow ones get the same message later, one by one (fanout.py).
-    late = PreparedMessage.__new__(PreparedMessage)
-    late.payload, late.opcode, late.text, late.frame = (
-        payload, opcode, opcode == _TEXT, frame if frame is not None else build_frame(opcode, payload))
     by_policy: Dict[Any, List[Any]] = {}
     for waiting_policy, websocket in waiting:
         by_policy.setdefault(waiting_policy, []).append(websocket)
     return asyncio.gather(*(
-        wait_then_send(waiting_policy, members, lambda ws: broadcast([ws], late, policy=_UNBOUNDED))
+        wait_then_send(waiting_policy, members,
+                       lambda ws: broadcast([ws], message, policy=_UNBOUNDED))
         for waiting_policy, members in by_policy.items()))
+
+
+def _failed(websocket: Any, failure: BaseException, exceptions: List[Exception],
+            raise_exceptions: bool) -> None:
+    if raise_exceptions:
+        exception = RuntimeError("failed to write message")
+        exception.__cause__ = failure
+        exceptions.append(exception)
+    else:
+        why = traceback.format_exception_only(type(failure), failure)
+        websocket.logger.warning("skipped broadcast: failed to write message: %s", why[0].strip())

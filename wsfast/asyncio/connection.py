@@ -61,7 +61,7 @@ from ..defaults import (CLOSE_TIMEOUT, DEFERRED_FAILURE_LIMIT, MAX_QUEUE, PING_I
 from ..errors import (ConcurrencyError, ConnectionClosed, ConnectionClosedError,
                       ConnectionClosedOK, InvalidState)
 from ..events import BinaryMessage, CloseReceived, Pong, TextMessage
-from ..fanout import PreparedMessage
+from ..fanout import PreparedMessage, shared_frame
 from ..frames import Close
 
 __all__ = ["WebSocket", "ConcurrencyError", "websocket_class", "queue_marks", "LoggerLike"]
@@ -450,13 +450,20 @@ class WebSocket:
 
     async def _send_prepared(self, message: PreparedMessage) -> None:
         """send(wsfast.prepare(...)): the frame built once, where this
-        connection can take it as is (wsfast/fanout.py), else its payload."""
+        connection can take it as is -- or, with permessage-deflate, the one
+        compressed frame of its setting (wsfast/fanout.py) -- else its payload."""
         while self._stream.send_lock is not None:  # a fragmented message goes first
             await asyncio.shield(self._stream.send_lock)
         connection = self.connection
         core = connection.core
         if core.fast_send and not connection.is_client:
-            core.out.append(message.frame)
+            frame: Optional[bytes] = message.frame
+        elif core.can_send_data and not core.sending_fragmented:
+            frame = shared_frame(connection, message)
+        else:
+            frame = None
+        if frame is not None:
+            core.out.append(frame)
             self._stream.pending_bytes += len(message.payload)
             self._stream.write_soon()
             if self._stream.writing_paused:
