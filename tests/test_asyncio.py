@@ -905,7 +905,7 @@ class TestHandshake:
 
     def test_tls(self, options):
         server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        server_context.load_cert_chain(DATA / "localhost.crt", DATA / "localhost.key")
+        server_context.load_cert_chain(str(DATA / "localhost.crt"), str(DATA / "localhost.key"))
         client_context = ssl.create_default_context(cafile=str(DATA / "localhost.crt"))
 
         async def main():
@@ -951,7 +951,7 @@ class TestHandshake:
 
     def test_wss_without_a_context_verifies_with_the_default_one(self, options):
         server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        server_context.load_cert_chain(DATA / "localhost.crt", DATA / "localhost.key")
+        server_context.load_cert_chain(str(DATA / "localhost.crt"), str(DATA / "localhost.key"))
 
         async def main():
             async with wsfast.serve(echo, "127.0.0.1", 0, ssl=server_context, **options) as server:

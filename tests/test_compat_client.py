@@ -359,7 +359,7 @@ def test_unix_connect(backend):
 
 def test_wss_with_ssl_and_server_hostname(backend):
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_context.load_cert_chain(DATA / "localhost.crt", DATA / "localhost.key")
+    server_context.load_cert_chain(str(DATA / "localhost.crt"), str(DATA / "localhost.key"))
     client_context = ssl.create_default_context(cafile=str(DATA / "localhost.crt"))
 
     async def main():
@@ -458,7 +458,7 @@ def test_redirect_to_an_insecure_uri_is_refused():
         async with ws_serve(echo, "127.0.0.1", 0) as plain:
             target = f"ws://127.0.0.1:{port_of(plain)}/"
             server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            server_context.load_cert_chain(DATA / "localhost.crt", DATA / "localhost.key")
+            server_context.load_cert_chain(str(DATA / "localhost.crt"), str(DATA / "localhost.key"))
             client_context = ssl.create_default_context(cafile=str(DATA / "localhost.crt"))
 
             def redirect(connection, request):
@@ -780,7 +780,7 @@ def test_http_proxy(backend):
 
 def test_http_proxy_then_tls_to_the_server(backend):
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_context.load_cert_chain(DATA / "localhost.crt", DATA / "localhost.key")
+    server_context.load_cert_chain(str(DATA / "localhost.crt"), str(DATA / "localhost.key"))
     client_context = ssl.create_default_context(cafile=str(DATA / "localhost.crt"))
 
     async def main():
@@ -799,7 +799,7 @@ def test_http_proxy_then_tls_to_the_server(backend):
 
 def test_https_proxy_with_proxy_ssl(backend):
     proxy_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    proxy_context.load_cert_chain(DATA / "localhost.crt", DATA / "localhost.key")
+    proxy_context.load_cert_chain(str(DATA / "localhost.crt"), str(DATA / "localhost.key"))
     client_context = ssl.create_default_context(cafile=str(DATA / "localhost.crt"))
 
     async def main():

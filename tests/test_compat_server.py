@@ -816,7 +816,7 @@ def test_tls_and_its_handshake_timeout(backend):
     import ssl
 
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_context.load_cert_chain(DATA / "localhost.crt", DATA / "localhost.key")
+    server_context.load_cert_chain(str(DATA / "localhost.crt"), str(DATA / "localhost.key"))
     client_context = ssl.create_default_context(cafile=str(DATA / "localhost.crt"))
 
     async def main():
