@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import platform
 import struct
 import time
 try:
@@ -696,7 +697,19 @@ class TestQuadraticCpuOnConcatenatedCompressedStreams:
                                   masked_=role == "server", fin=fin, rsv1=i == 0))
             return b"".join(data), 1
 
-        self.check_linear(backend, role, make, 2000 if backend.name == "cython" else 1000)
+        if backend.name == "cython":
+            n = 2000
+        elif platform.python_implementation() == "PyPy":
+            # PyPy's cost per fragment steps up as the message grows to some
+            # MB, then stays linear (PyPy 7.3.11, CPU ms for N fragments, one
+            # run: 1000: 6.5, 2000: 11, 4000: 48, 8000: 83, 16000: 158,
+            # 32000: 337; where the step falls depends on the heap): N=1000
+            # against 8N measured the step (24-34x), not the growth this test
+            # is after. From N=8000 both sides are past it.
+            n = 8000
+        else:
+            n = 1000
+        self.check_linear(backend, role, make, n)
 
 
 # -- 7 ---------------------------------------------------------------------------

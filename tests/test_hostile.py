@@ -12,6 +12,7 @@ import base64
 import contextlib
 import hashlib
 import os
+import platform
 import select
 import socket
 import struct
@@ -24,7 +25,7 @@ from typing import Callable, Iterator, Tuple
 import pytest
 
 from conftest import PURE_ONLY
-from helpers import open_pair, run, transfer
+from helpers import need_tracemalloc, open_pair, run, transfer
 from wsfast.connection import ClientConnection, ServerConnection
 from wsfast.defaults import READ_BUFFER_SIZE
 from wsfast.errors import InvalidState
@@ -211,10 +212,23 @@ ROLES = ["server", "client"]
 BACKENDS = [pytest.param("cython", marks=pytest.mark.skipif(PURE_ONLY, reason="pure Python only")),
             "python"]
 
+#: PyPy frees garbage in collections of its own timing, so its resident set
+#: holds megabytes of dead objects between two of them: at times more than
+#: what three of these attacks allow (PyPy 7.3.11: ping flood +6..13 MiB and
+#: peer that never reads +4..13 MiB against < 2 MiB; half-open connections
+#: 33 KiB each against 24 KiB, in two runs of three). Those bounds can only be
+#: measured where an object is freed with its last reference; the other
+#: attacks, whose bounds held on PyPy in repeated runs, run there too.
+SMALLER_THAN_PYPY_GC_SLACK = pytest.mark.skipif(
+    platform.python_implementation() == "PyPy",
+    reason="PyPy's garbage collector keeps megabytes of dead objects in the resident set, "
+           "above this bound, which CPython's reference counting makes measurable")
+
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.memory_bound
+@SMALLER_THAN_PYPY_GC_SLACK
 class TestPingFlood:
     """A peer that sends pings and never reads (RFC 6455 §5.5.3: the endpoint
     may answer only the latest of several unanswered pings).
@@ -416,6 +430,7 @@ class TestEndlessHandshake:
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.memory_bound
+@SMALLER_THAN_PYPY_GC_SLACK
 class TestPeerThatNeverReads:
     """The application sends to a peer that never reads: ``send`` waits once
     the write buffer is above its high-water mark, so the buffer holds at most
@@ -439,6 +454,7 @@ class TestPeerThatNeverReads:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.memory_bound
+@SMALLER_THAN_PYPY_GC_SLACK
 class TestHalfOpenConnections:
     """Connections that never finish their opening handshake are closed by
     open_timeout; what each costs until then is bounded."""
@@ -491,6 +507,7 @@ class TestAnnouncedLengths:
 
     @pytest.mark.parametrize("opcode", [0x1, 0x2])
     def test_memory_follows_what_arrived_not_what_was_announced(self, backend, opcode):
+        need_tracemalloc()
         import tracemalloc
 
         _, server = open_pair(backend.name, server_options=dict(
