@@ -32,7 +32,7 @@ import wsfast.exceptions
 import wsfast.frames
 import wsfast.http11
 import wsfast.typing
-from helpers import run
+from helpers import needs_peer, run
 from wsfast import errors
 from wsfast.exceptions import (
     ConnectionClosed,
@@ -44,6 +44,10 @@ from wsfast.exceptions import (
     ProtocolError,
     TooManyFragments,
 )
+
+#: The exception classes, their constructors and messages compared here are
+#: websockets 16's and 17's, the API wsfast follows (DESIGN §8).
+pytestmark = needs_peer("websockets", (16,), "this module's compatibility target")
 
 WS_NAMES = websockets.exceptions.__all__
 
