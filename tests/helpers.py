@@ -81,5 +81,6 @@ def needs_peer(distribution: str, minimum: Tuple[int, ...], what: str) -> Any:
     interpreter = f"{platform.python_implementation()} {sys.version_info[0]}.{sys.version_info[1]}"
     return pytest.mark.skipif(
         parts < minimum,
-        reason=f"{what} is {distribution} >= {'.'.join(map(str, minimum))}'s; {interpreter} has "
-               f"{distribution} {installed}, the newest release for this Python")
+        reason=f"compares with {what}, which needs {distribution} >= "
+               f"{'.'.join(map(str, minimum))}; {interpreter} has {distribution} {installed}, "
+               f"the newest release for this Python")

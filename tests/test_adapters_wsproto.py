@@ -349,7 +349,7 @@ def joined(events):
     return by_message(out)
 
 
-@needs_peer("wsproto", (1, 3), "the handshake bytes compared here")
+@needs_peer("wsproto", (1, 3), "wsproto's handshake bytes")
 @settings(max_examples=50)  # a small space; each example is two handshakes
 @given(request=requests, choice=st.integers(0, 3),
        extra=st.lists(st.tuples(tokens, tokens), max_size=2))
@@ -380,7 +380,7 @@ def test_server_handshake_matches_wsproto(backend, request, choice, extra):
         ev.TextMessage("hello")]
 
 
-@needs_peer("wsproto", (1, 3), "the handshake headers compared here")
+@needs_peer("wsproto", (1, 3), "wsproto's handshake headers")
 @settings(max_examples=50)
 @given(request=requests, choice=st.integers(0, 3))
 def test_client_handshake_matches_wsproto(backend, request, choice):

@@ -47,7 +47,7 @@ from wsfast.exceptions import (
 
 #: The exception classes, their constructors and messages compared here are
 #: websockets 16's and 17's, the API wsfast follows (DESIGN §8).
-pytestmark = needs_peer("websockets", (16,), "this module's compatibility target")
+pytestmark = needs_peer("websockets", (16,), "websockets' current exception API")
 
 WS_NAMES = websockets.exceptions.__all__
 
