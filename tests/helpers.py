@@ -66,10 +66,10 @@ def run(coroutine: Any, timeout: float = 30) -> Any:
 def needs_peer(distribution: str, minimum: Tuple[int, ...], what: str) -> Any:
     """A skipif marker for tests that compare with *distribution* at version
     *minimum* or later, where an older one is installed: the [test] extra
-    installs the newest release an interpreter supports, and on Python 3.9
-    (CPython or PyPy) that is websockets 15 and wsproto 1.2. The reason says
-    so, rather than the test failing against an API wsfast does not target,
-    or passing without comparing anything."""
+    installs the newest release an interpreter supports: on Python 3.9
+    (CPython or PyPy) websockets 15 and wsproto 1.2, on 3.10 websockets 16.
+    The reason says so, rather than the test failing against an API wsfast
+    does not target, or passing without comparing anything."""
     import importlib.metadata
     import platform
     import sys

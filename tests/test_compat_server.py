@@ -77,7 +77,7 @@ def test_module_has_websockets_names():
     assert ServerWebSocket is ServerConnection  # the wsfast 0.1 name still works
 
 
-@needs_peer("websockets", (16,), "websockets' current serve() signature")
+@needs_peer("websockets", (17,), "websockets' current serve() signature")
 def test_serve_takes_every_keyword_of_websockets_with_its_defaults():
     theirs = inspect.signature(ws_server_module.serve).parameters
     ours = inspect.signature(serve).parameters
