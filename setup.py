@@ -22,6 +22,12 @@ WSFAST_SANITIZE (development; gcc or clang on Linux/macOS):
            scripts/sanitize.sh does all of it in a separate copy of the tree
            (docs/sanitizers.md); do not leave sanitized modules in a checkout.
     unset  the normal build; nothing above applies.
+
+Debug information: CPython's own CFLAGS usually carry -g, which made a release
+wheel 2.2 MB, three quarters of it DWARF sections nobody installing wsfast
+reads. The normal build therefore compiles with -g0. A sanitized build keeps
+-g (above), and so does a build whose CFLAGS environment variable asks for
+-g itself (CFLAGS=-g pip install -e .: debugging under gdb, valgrind).
 """
 
 import os
@@ -75,6 +81,14 @@ def build_mode():
     return mode
 
 
+def _debug_info_flag():
+    """["-g0"], unless the user's CFLAGS ask for debug information (-g, -g3,
+    -ggdb...): then nothing, and theirs applies (see the module docstring)."""
+    if any(flag.startswith("-g") and flag != "-g0" for flag in os.environ.get("CFLAGS", "").split()):
+        return []
+    return ["-g0"]
+
+
 def compile_and_link_args():
     """(extra_compile_args, extra_link_args) for every kernel module."""
     if sys.platform == "win32":
@@ -83,7 +97,7 @@ def compile_and_link_args():
     if not names:
         # -O3 lets gcc unroll the scalar loops; SIMD widths beyond the baseline
         # are chosen at run time (src_c/wsfast/cpu_features.h), never with -march.
-        return ["-O3", "-fno-strict-aliasing"], []
+        return ["-O3", "-fno-strict-aliasing", *_debug_info_flag()], []
     flag = "-fsanitize=" + ",".join(names)
     # These come after CPython's own CFLAGS, so they win: -O1 (often -O3
     # there) is optimised enough to run the suite and plain enough for exact

@@ -4,8 +4,10 @@
     .venv/bin/python scripts/memcheck.py tests/test_utf8.py -k feed
 
 The interpreter that runs this script is the one tested, with the compiled
-back-end it imports (the normal -O3 build: what users run; CPython's CFLAGS
-carry -g, so reports have line numbers). The run fails (exit 1) when:
+back-end it imports (the normal -O3 build: what users run; it has no debug
+information, so for line numbers in reports build it with
+``CFLAGS=-g WSFAST_BUILD_EXTENSION=yes pip install -e .``). The run fails
+(exit 1) when:
 
 * pytest fails, or the compiled back-end is not the one imported;
 * valgrind reports an invalid read or write, an invalid or mismatched free,

@@ -61,3 +61,26 @@ def run(coroutine: Any, timeout: float = 30) -> Any:
         return await asyncio.wait_for(coroutine, timeout)
 
     return asyncio.run(bounded())
+
+
+def needs_peer(distribution: str, minimum: Tuple[int, ...], what: str) -> Any:
+    """A skipif marker for tests that compare with *distribution* at version
+    *minimum* or later, where an older one is installed: the [test] extra
+    installs the newest release an interpreter supports: on Python 3.9
+    (CPython or PyPy) websockets 15 and wsproto 1.2, on 3.10 websockets 16.
+    The reason says so, rather than the test failing against an API wsfast
+    does not target, or passing without comparing anything."""
+    import importlib.metadata
+    import platform
+    import sys
+
+    import pytest
+
+    installed = importlib.metadata.version(distribution)
+    parts = tuple(int(part) for part in installed.split(".")[:len(minimum)] if part.isdigit())
+    interpreter = f"{platform.python_implementation()} {sys.version_info[0]}.{sys.version_info[1]}"
+    return pytest.mark.skipif(
+        parts < minimum,
+        reason=f"compares with {what}, which needs {distribution} >= "
+               f"{'.'.join(map(str, minimum))}; {interpreter} has {distribution} {installed}, "
+               f"the newest release for this Python")

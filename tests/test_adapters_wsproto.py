@@ -19,6 +19,7 @@ from wsproto.connection import Connection as WsprotoConnection, ConnectionState,
 from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError
 
+from helpers import needs_peer
 from wsfast.adapters import wsproto as adapter
 
 SERVER, CLIENT = ConnectionType.SERVER, ConnectionType.CLIENT
@@ -348,6 +349,7 @@ def joined(events):
     return by_message(out)
 
 
+@needs_peer("wsproto", (1, 3), "wsproto's handshake bytes")
 @settings(max_examples=50)  # a small space; each example is two handshakes
 @given(request=requests, choice=st.integers(0, 3),
        extra=st.lists(st.tuples(tokens, tokens), max_size=2))
@@ -378,6 +380,7 @@ def test_server_handshake_matches_wsproto(backend, request, choice, extra):
         ev.TextMessage("hello")]
 
 
+@needs_peer("wsproto", (1, 3), "wsproto's handshake headers")
 @settings(max_examples=50)
 @given(request=requests, choice=st.integers(0, 3))
 def test_client_handshake_matches_wsproto(backend, request, choice):

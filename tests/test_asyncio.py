@@ -406,20 +406,30 @@ class TestOperations:
         run(main())
 
     def test_cancelling_a_send_waiting_for_the_lock_spares_the_lock(self, options):
+        # Events, not sleeps: the fragmented send holds the lock until the
+        # cancellation is done, however slowly the machine runs.
+        first_sent = released = None
+
         async def slow_pieces():
             yield b"a"
-            await asyncio.sleep(0.05)
+            first_sent.set()
+            await released.wait()
             yield b"b"
 
         async def main():
+            nonlocal first_sent, released
+            first_sent, released = asyncio.Event(), asyncio.Event()
             async with echo_client(options) as ws:
                 fragmented = asyncio.ensure_future(ws.send(slow_pieces()))
-                await asyncio.sleep(0.01)
+                await first_sent.wait()
                 waiting = asyncio.ensure_future(ws.send("never"))
-                await asyncio.sleep(0.01)
+                for _ in range(3):
+                    await asyncio.sleep(0)
+                assert not waiting.done()  # it waits for the lock
                 waiting.cancel()
                 with pytest.raises(asyncio.CancelledError):
                     await waiting
+                released.set()
                 await fragmented  # the lock was shielded from the cancellation
                 assert await ws.recv() == b"ab"
                 await ws.send("next")
@@ -821,7 +831,9 @@ class TestHandshake:
         async def main():
             server = await asyncio.start_server(silent, "127.0.0.1", 0)
             port = server.sockets[0].getsockname()[1]
-            with pytest.raises(asyncio.TimeoutError):
+            # The built-in TimeoutError, as websockets raises; asyncio's is
+            # another class before Python 3.11.
+            with pytest.raises(TimeoutError):
                 await wsfast.connect(f"ws://127.0.0.1:{port}/", open_timeout=0.1, **options)
             server.close()
         run(main())
@@ -895,7 +907,7 @@ class TestHandshake:
 
     def test_tls(self, options):
         server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        server_context.load_cert_chain(DATA / "localhost.crt", DATA / "localhost.key")
+        server_context.load_cert_chain(str(DATA / "localhost.crt"), str(DATA / "localhost.key"))
         client_context = ssl.create_default_context(cafile=str(DATA / "localhost.crt"))
 
         async def main():
@@ -941,7 +953,7 @@ class TestHandshake:
 
     def test_wss_without_a_context_verifies_with_the_default_one(self, options):
         server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        server_context.load_cert_chain(DATA / "localhost.crt", DATA / "localhost.key")
+        server_context.load_cert_chain(str(DATA / "localhost.crt"), str(DATA / "localhost.key"))
 
         async def main():
             async with wsfast.serve(echo, "127.0.0.1", 0, ssl=server_context, **options) as server:
@@ -1072,10 +1084,19 @@ class TestBackpressure:
         run(main())
 
     def test_memory_stays_bounded_while_a_client_floods(self, options):
+        # The handler never reads and returns only once the measurement is
+        # done: a handler that returned after a fixed time closed the
+        # connection under a slow flood, and the flood's next writelines hit
+        # the closed transport (AttributeError '_add_writer' in CPython 3.12+'s
+        # writelines, which does not check for a lost connection as write does).
+        measured = None
+
         async def idle(websocket):
-            await asyncio.sleep(1.0)  # never reads
+            await measured.wait()
 
         async def main():
+            nonlocal measured
+            measured = asyncio.Event()
             async with wsfast.serve(idle, "127.0.0.1", 0, max_queue=4, close_timeout=0.2,
                                     **options) as server:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
@@ -1098,6 +1119,7 @@ class TestBackpressure:
                 # Our own write buffer is up to 1 MiB; the server holds 4
                 # messages plus one read: far below the 20 MB sent at it.
                 assert peak < 8 * 2**20
+                measured.set()
                 writer.close()
         run(main())
 

@@ -87,7 +87,7 @@ def observe_escaping_closed(serve, handler, caplog) -> tuple:
 
     code = run(main())
     (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    last = traceback.format_exception_only(record.exc_info[1])[-1]
+    last = traceback.format_exception_only(*record.exc_info[:2])[-1]  # (exc) alone: 3.10+
     return code, record.getMessage(), last.replace("websockets.", "LIB.").replace("wsfast.", "LIB.")
 
 

@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed as WSConnectionClosed
 from websockets.exceptions import InvalidStatus
 
 import wsfast.asyncio.server as server_module
-from helpers import run
+from helpers import needs_peer, run
 from wsfast.asyncio.server import (Server, ServerConnection, ServerWebSocket, basic_auth,
                                    broadcast, serve, unix_serve)
 from wsfast.deflate import PerMessageDeflate
@@ -77,6 +77,7 @@ def test_module_has_websockets_names():
     assert ServerWebSocket is ServerConnection  # the wsfast 0.1 name still works
 
 
+@needs_peer("websockets", (17,), "websockets' current serve() signature")
 def test_serve_takes_every_keyword_of_websockets_with_its_defaults():
     theirs = inspect.signature(ws_server_module.serve).parameters
     ours = inspect.signature(serve).parameters
@@ -816,7 +817,7 @@ def test_tls_and_its_handshake_timeout(backend):
     import ssl
 
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_context.load_cert_chain(DATA / "localhost.crt", DATA / "localhost.key")
+    server_context.load_cert_chain(str(DATA / "localhost.crt"), str(DATA / "localhost.key"))
     client_context = ssl.create_default_context(cafile=str(DATA / "localhost.crt"))
 
     async def main():

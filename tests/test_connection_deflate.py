@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import open_pair, split, transfer
+from helpers import need_tracemalloc, open_pair, split, transfer
 from wsfast.connection import ClientConnection, ServerConnection, State
 from wsfast.deflate import PerMessageDeflate
 from wsfast.events import BinaryMessage, TextMessage
@@ -274,6 +274,7 @@ def test_decompression_bomb_is_refused_with_bounded_memory(backend, frames):
     """1 GiB of zeros (~1 MB compressed) against a 1 MiB limit: refused with
     1009, having allocated little more than the limit (measured in a fresh
     interpreter so that nothing else counts)."""
+    need_tracemalloc()  # the fresh interpreter measures with it
     import pathlib
 
     here = pathlib.Path(__file__).resolve().parent

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import hashlib
 import os
+import platform
 import select
 import socket
 import struct
@@ -24,13 +25,22 @@ from typing import Callable, Iterator, Tuple
 import pytest
 
 from conftest import PURE_ONLY
-from helpers import open_pair, run, transfer
+from helpers import need_tracemalloc, open_pair, run, transfer
 from wsfast.connection import ClientConnection, ServerConnection
 from wsfast.defaults import READ_BUFFER_SIZE
 from wsfast.errors import InvalidState
 from wsfast.events import Pong
 
 PROBE = os.path.join(os.path.dirname(__file__), "memory_probe.py")
+#: The probes' environment: glibc's mmap threshold pinned at 64 KiB. By
+#: default glibc raises it after the first large block is freed, so that the
+#: next message-sized buffers come from the heap, where what they reuse or add
+#: depends on the heap's layout before the mark: the same client attack peaked
+#: at +1.25..1.55 MiB in a checkout and +1.55..1.75 MiB from an installed wheel,
+#: for the same 1.26 MiB of live Python allocations (tracemalloc). Pinned, every
+#: buffer of 64 KiB or more is a mapping of its own, released when freed, and
+#: the peak resident set follows what was alive at once (1.26 MiB in both).
+PROBE_ENV = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(64 * 1024))
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 MiB = 2**20
 
@@ -142,7 +152,7 @@ def upgrade(sock: socket.socket, extra: bytes = b"") -> bytes:
 def probe_server(backend: str, *options: str) -> Iterator[Tuple[subprocess.Popen, int]]:
     """A probe playing the server: the process and its port."""
     process = subprocess.Popen([sys.executable, PROBE, "server", backend, *options],
-                               stdout=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, text=True, env=PROBE_ENV)
     try:
         yield process, int(process.stdout.readline().split()[1])
     finally:
@@ -161,7 +171,7 @@ def attack(role: str, backend: str, *options: str,
         args.append("--compression")
     with contextlib.ExitStack() as stack:
         if role == "server":
-            process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+            process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=PROBE_ENV)
             stack.callback(process.kill)
             port = int(process.stdout.readline().split()[1])
             sock = stack.enter_context(socket.create_connection(("127.0.0.1", port)))
@@ -172,7 +182,7 @@ def attack(role: str, backend: str, *options: str,
             listener = stack.enter_context(socket.create_server(("127.0.0.1", 0)))
             port = listener.getsockname()[1]
             process = subprocess.Popen(args + ["--port", str(port)], stdout=subprocess.PIPE,
-                                       text=True)
+                                       text=True, env=PROBE_ENV)
             stack.callback(process.kill)
             process.stdout.readline()  # MARK: the probe's own, before it connects
             listener.settimeout(30)
@@ -202,10 +212,23 @@ ROLES = ["server", "client"]
 BACKENDS = [pytest.param("cython", marks=pytest.mark.skipif(PURE_ONLY, reason="pure Python only")),
             "python"]
 
+#: PyPy frees garbage in collections of its own timing, so its resident set
+#: holds megabytes of dead objects between two of them: at times more than
+#: what three of these attacks allow (PyPy 7.3.11: ping flood +6..13 MiB and
+#: peer that never reads +4..13 MiB against < 2 MiB; half-open connections
+#: 33 KiB each against 24 KiB, in two runs of three). Those bounds can only be
+#: measured where an object is freed with its last reference; the other
+#: attacks, whose bounds held on PyPy in repeated runs, run there too.
+SMALLER_THAN_PYPY_GC_SLACK = pytest.mark.skipif(
+    platform.python_implementation() == "PyPy",
+    reason="PyPy's garbage collector keeps megabytes of dead objects in the resident set, "
+           "above this bound, which CPython's reference counting makes measurable")
+
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.memory_bound
+@SMALLER_THAN_PYPY_GC_SLACK
 class TestPingFlood:
     """A peer that sends pings and never reads (RFC 6455 §5.5.3: the endpoint
     may answer only the latest of several unanswered pings).
@@ -379,7 +402,8 @@ class TestEndlessHandshake:
             listener = stack.enter_context(socket.create_server(("127.0.0.1", 0)))
             process = subprocess.Popen(
                 [sys.executable, PROBE, "client", backend, "--port",
-                 str(listener.getsockname()[1])], stdout=subprocess.PIPE, text=True)
+                 str(listener.getsockname()[1])], stdout=subprocess.PIPE, text=True,
+                env=PROBE_ENV)
             stack.callback(process.kill)
             before = int(process.stdout.readline().split()[1])  # MARK, before it connects
             listener.settimeout(30)
@@ -406,6 +430,7 @@ class TestEndlessHandshake:
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.memory_bound
+@SMALLER_THAN_PYPY_GC_SLACK
 class TestPeerThatNeverReads:
     """The application sends to a peer that never reads: ``send`` waits once
     the write buffer is above its high-water mark, so the buffer holds at most
@@ -429,6 +454,7 @@ class TestPeerThatNeverReads:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.memory_bound
+@SMALLER_THAN_PYPY_GC_SLACK
 class TestHalfOpenConnections:
     """Connections that never finish their opening handshake are closed by
     open_timeout; what each costs until then is bounded."""
@@ -481,6 +507,7 @@ class TestAnnouncedLengths:
 
     @pytest.mark.parametrize("opcode", [0x1, 0x2])
     def test_memory_follows_what_arrived_not_what_was_announced(self, backend, opcode):
+        need_tracemalloc()
         import tracemalloc
 
         _, server = open_pair(backend.name, server_options=dict(

@@ -23,7 +23,9 @@ import asyncio
 import contextlib
 import gc
 import os
+import platform
 import sys
+import weakref
 try:
     import tracemalloc
 except ImportError:  # PyPy: the tests that measure with it skip (helpers.need_tracemalloc)
@@ -194,6 +196,13 @@ def test_asyncio_memory_is_flat_over_many_messages(backend):
 # -- (c) reference counts ----------------------------------------------------------
 
 
+#: The reference-count tests need sys.getrefcount, which only CPython has.
+needs_refcounts = pytest.mark.skipif(
+    not hasattr(sys, "getrefcount"),
+    reason="PyPy has no reference counts (no sys.getrefcount); there "
+           "test_delivered_events_are_collected_once_dropped checks with weak references")
+
+
 def fresh_refcount() -> int:
     """What sys.getrefcount says of an object held by one local variable."""
     probe = bytes(bytearray(b"fresh object"))
@@ -206,6 +215,7 @@ SIZES = [2, 125, 126, 4096, 65535, 65536, LARGE, 2 * MiB]
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("kind", ["text", "text_as_bytes", "binary"])
 @pytest.mark.parametrize("how", ["whole", "split", "fragmented", "deflate"])
+@needs_refcounts
 def test_delivered_payload_has_no_extra_reference(backend, kind, how, size):
     options = {"max_message_size": None, "text_as_bytes": kind == "text_as_bytes"}
     if how == "deflate":
@@ -243,6 +253,7 @@ def test_delivered_payload_has_no_extra_reference(backend, kind, how, size):
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("role", ["client", "server"])
 @pytest.mark.parametrize("compressed", [False, True], ids=["plain", "deflate"])
+@needs_refcounts
 def test_sent_payload_is_not_retained_after_data_to_send(backend, role, compressed, size):
     options = {"extensions": [PerMessageDeflate()]} if compressed else {}
     client, server = open_pair(backend.name, client_options=options, server_options=options)
@@ -264,6 +275,7 @@ def test_sent_payload_is_not_retained_after_data_to_send(backend, role, compress
     as_bytearray.extend(b"!")  # BufferError if a view of it were still exported
 
 
+@needs_refcounts
 def test_control_payloads_have_no_extra_reference(backend):
     client, server = open_pair(backend.name, server_options={"auto_pong": False})
     ping_payload = os.urandom(100)
@@ -279,3 +291,37 @@ def test_control_payloads_have_no_extra_reference(backend):
     server.receive(b"".join(client.data_to_send()))
     assert sys.getrefcount(received) == fresh_refcount()
     assert sys.getrefcount(ping_payload) == fresh_refcount()
+
+
+@pytest.mark.skipif(platform.python_implementation() != "PyPy",
+                    reason="CPython: events take no weak references (__slots__); the "
+                           "reference-count tests above check them there")
+@pytest.mark.parametrize("how", ["whole", "split", "fragmented", "deflate"])
+def test_delivered_events_are_collected_once_dropped(backend, how):
+    """PyPy's form of the reference-count tests: once the application drops
+    the events, the codec holds none of them (a weak reference to each is
+    dead after a collection), whatever the path a message took."""
+    options = {"extensions": [PerMessageDeflate()]} if how == "deflate" else {}
+    client, server = open_pair(backend.name, server_options={"auto_pong": False, **options},
+                               client_options=options)
+    payload = os.urandom(70_000).hex()
+    if how == "fragmented":
+        client.send_text(payload[:1000], fin=False)
+        client.send_continuation(payload[1000:], fin=True)
+    else:
+        client.send_text(payload)
+    client.send_binary(payload.encode())
+    client.send_ping(b"ping")
+    wire = b"".join(client.data_to_send())
+    if how == "split":
+        events = server.receive(wire[:len(wire) // 2]) + server.receive(wire[len(wire) // 2:])
+    else:
+        events = server.receive(wire)
+    assert [type(event) for event in events] == [TextMessage, BinaryMessage, Ping]
+    assert events[0].data == payload and events[1].data == payload.encode()
+    refs = [weakref.ref(event) for event in events]
+    del events
+    client.send_binary(b"next")  # the reader lets go of the last events
+    server.receive(b"".join(client.data_to_send()))
+    gc.collect()
+    assert [ref() for ref in refs] == [None, None, None], "the codec kept an event"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import hashlib
 import os
@@ -285,6 +286,38 @@ def test_recv_streaming(backend):
         with connect(f"ws://127.0.0.1:{port}/", backend=backend.name) as ws:
             assert "".join(ws.recv_streaming()) == "streamed"
             assert b"".join(ws.recv_streaming()) == b"bytes"
+
+
+def test_messages_read_with_the_close_by_another_thread_come_first(backend):
+    """recv looked at an empty queue; before it looked at the connection's
+    state, the background thread read the last messages and the close frame
+    together. recv must deliver them, not raise ConnectionClosedOK (seen in
+    test_recv_streaming, about 1 run in 200 on Python 3.9). The interleaving
+    is forced: the queue answers "empty" to its first look only."""
+    class LateQueue(collections.deque):
+        looked = False
+
+        def __bool__(self):
+            if not self.looked:
+                self.looked = True
+                return False
+            return len(self) > 0
+
+    def handler(ws):
+        ws.send("last")
+
+    with wsfast_server(handler, backend=backend.name) as (_, port):
+        with connect(f"ws://127.0.0.1:{port}/", backend=backend.name) as ws:
+            deadline = time.monotonic() + 5
+            while not ws._core.recv_closed and time.monotonic() < deadline:
+                time.sleep(0.01)  # the background thread reads message and close
+            assert ws._core.recv_closed and list(ws._messages) != []
+            ws._messages = late = LateQueue(ws._messages)
+            ws._wait_for_message(None)
+            assert late.looked
+            assert ws.recv() == "last"
+            with pytest.raises(ConnectionClosedOK):
+                ws.recv()
 
 
 def test_concurrent_recv_is_refused(backend):

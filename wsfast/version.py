@@ -4,5 +4,6 @@ default ``User-Agent`` is built from it when its module is imported."""
 
 __all__ = ["version"]
 
-#: Keep equal to ``[project] version`` in pyproject.toml.
+#: The one place the version is written: pyproject.toml reads it from here
+#: ([tool.setuptools.dynamic]).
 version = "0.1.0"

@@ -743,7 +743,8 @@ class serve:
         if kwargs.get("ssl") is not None:
             # as websockets: the TLS handshake counts in the opening one
             kwargs.setdefault("ssl_handshake_timeout", open_timeout)
-            kwargs.setdefault("ssl_shutdown_timeout", close_timeout)
+            if sys.version_info >= (3, 11):  # loop.create_server's option since 3.11
+                kwargs.setdefault("ssl_shutdown_timeout", close_timeout)
         self._server = Server(
             handler,
             connection_options=connection_options,

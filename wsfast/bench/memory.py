@@ -23,7 +23,6 @@ import json
 import os
 import subprocess
 import sys
-import tracemalloc
 from typing import Any, Dict, List, Optional, Sequence
 
 HOST = "127.0.0.1"
@@ -32,6 +31,8 @@ LIBRARIES = ("wsfast", "websockets")
 
 
 def _memory() -> Dict[str, int]:
+    import tracemalloc
+
     gc.collect()
     with open("/proc/self/statm") as statm:
         rss_pages = int(statm.read().split()[1])
@@ -59,6 +60,8 @@ async def _serve(library: str, compression: bool) -> Any:
 
 def server_main(library: str, compression: bool) -> int:
     """Child process: serve, print the port, answer 'mem' lines with JSON."""
+    import tracemalloc  # here, not at the top: see main()
+
     tracemalloc.start()
 
     async def main() -> None:
@@ -168,6 +171,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--json", metavar="PATH", dest="json_path")
     args = parser.parse_args(argv)
+    try:
+        import tracemalloc  # noqa: F401
+    except ImportError:
+        # PyPy has no tracemalloc: the module still imports (python -m wsfast
+        # lists it), and running it says why it cannot measure.
+        parser.exit(2, f"{parser.prog}: needs tracemalloc, which "
+                       f"{sys.implementation.name} does not have\n")
     if args.command == "serve":
         return server_main(args.library, args.compression)
     rows = run(args.connections)

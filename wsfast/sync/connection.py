@@ -305,12 +305,16 @@ class Connection:
         while not messages:
             if self._deferred_deadline is not None:
                 self._fail_deferred()
-            if self._ended:
-                raise self._connection_closed()
-            if self._core.recv_closed:
+            if self._ended or self._core.recv_closed:
                 # As websockets: the exception (and close_code) once the TCP
                 # connection has ended -- at most close_timeout from now.
-                self._wait_ended()
+                if not messages and not self._ended:
+                    self._wait_ended()
+                if messages:
+                    # Since the loop's test, another thread (the background
+                    # one) read the last messages with the close frame: they
+                    # are delivered first.
+                    return
                 raise self._connection_closed()
             if read_lock.acquire(False):
                 try:
