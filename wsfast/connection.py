@@ -535,6 +535,10 @@ class ServerConnection(Connection):
                 return
             self.request = request
             self._leftover = bytearray(self._request_parser.leftover)
+            # Done with: an open connection lives for hours, and every
+            # object it keeps is walked by each of the garbage collector's
+            # full passes (see Headers).
+            self._request_parser = None
             self._core.events.append(request)
 
     def _refuse(self, exc: InvalidHandshake) -> None:
