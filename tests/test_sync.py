@@ -309,8 +309,10 @@ def test_messages_read_with_the_close_by_another_thread_come_first(backend):
     with wsfast_server(handler, backend=backend.name) as (_, port):
         with connect(f"ws://127.0.0.1:{port}/", backend=backend.name) as ws:
             deadline = time.monotonic() + 5
-            while not ws._core.recv_closed and time.monotonic() < deadline:
-                time.sleep(0.01)  # the background thread reads message and close
+            # The background thread reads message and close; it marks the
+            # close (while parsing) a moment before it queues the message.
+            while not (ws._core.recv_closed and ws._messages) and time.monotonic() < deadline:
+                time.sleep(0.01)
             assert ws._core.recv_closed and list(ws._messages) != []
             ws._messages = late = LateQueue(ws._messages)
             ws._wait_for_message(None)
