@@ -243,6 +243,62 @@ class TestSlowConsumerPolicy:
             SlowConsumerPolicy("skip", 1000)  # limit is keyword-only
 
 
+class TestServerConnections:
+    """``server.connections`` is kept as connections open and leave OPEN
+    (wsfast.state's open registry), not filtered at each call: every way out
+    of OPEN must take a connection out of it, at once."""
+
+    def test_every_way_out_of_open_leaves_the_set(self, backend):
+        async def main():
+            async with server_of(backend.name) as (server, accepted):
+                pairs = await clients_of(server, accepted, 5)
+                sides = [side for _, side in pairs]
+                assert server.connections == set(sides)
+                assert server.connections is not server.connections  # a copy each call
+                (by_client, _), (_, by_server), (eof, _), (bad, _), _ = pairs
+                # their close frame arrives (the answer has not been read yet)
+                await by_client.close()
+                # our close frame is sent, before the client has answered
+                closing = asyncio.create_task(by_server.close())
+                await asyncio.sleep(0)
+                assert by_server.connection.close_sent is not None
+                assert by_server.connection.close_rcvd is None
+                assert sides[1] not in server.connections
+                # TCP ends without a close frame
+                eof._stream.transport.abort()
+                # a protocol error: a reserved opcode fails the connection
+                bad._stream.transport.write(b"\x83\x80" + b"mask")
+                for _ in range(100):
+                    if server.connections == {sides[4]}:
+                        break
+                    await asyncio.sleep(0.01)
+                assert server.connections == {sides[4]}
+                assert all(side.connection.core.open_registry is None for side in sides[:4])
+                assert sides[4].connection.core.open_registry is not None
+                await closing
+                await pairs[4][0].close()
+                for _ in range(100):
+                    if not server.websockets:
+                        break
+                    await asyncio.sleep(0.01)
+                assert server.connections == set() and server._open == {}
+
+        run(main())
+
+    def test_a_refused_handshake_is_never_listed(self, backend):
+        async def main():
+            async def refuse(connection, request):
+                assert server.connections == set()
+                return connection.respond(403, "no\n")
+
+            async with server_of(backend.name, process_request=refuse) as (server, accepted):
+                with pytest.raises(wsfast.InvalidStatus):
+                    await wsfast.connect(url_of(server))
+                assert server.connections == set() and server._open == {}
+
+        run(main())
+
+
 class TestFanOutKernel:
     """The back-ends' fan_out (broadcast's loop): which connections it
     writes to and which it leaves to broadcast, and why; both twins."""

@@ -87,6 +87,37 @@ class TestTransitions:
                 state._move(core, event)
 
 
+class TestOpenRegistry:
+    """A core listed among open connections (a server's ``connections``)
+    leaves the list with the state, whatever moves it out of OPEN."""
+
+    @pytest.mark.parametrize("leave", [
+        lambda core: state.close_sent(core, 1000, ""),
+        lambda core: state.close_received(core, 1001, ""),
+        state.failed,
+        state.eof,
+    ], ids=["close sent", "close received", "failed", "eof"])
+    def test_leaving_open_takes_the_core_out(self, backend, leave):
+        core, other = new_core(backend), new_core(backend)
+        registry = {}
+        for listed in (core, other):
+            state.opened(listed, None, compressing=False)
+            registry[listed] = "its connection"
+            listed.open_registry = registry
+        leave(core)
+        assert registry == {other: "its connection"}
+        assert core.open_registry is None
+        # later transitions find nothing to take out
+        state.eof(core)
+        assert registry == {other: "its connection"}
+
+    def test_a_new_core_is_in_no_registry_and_opening_lists_it_nowhere(self, backend):
+        core = new_core(backend)
+        assert core.open_registry is None
+        state.opened(core, None, compressing=False)
+        assert core.open_registry is None
+
+
 class TestConnectionFollowsTheRules:
     """The connection changes its state through wsfast.state only: its
     commands and its core's flags agree."""

@@ -16,6 +16,9 @@ Who may change what:
   ``compressing`` and the derived flags ``can_send_data``,
   ``can_send_control``, ``fast_send``, ``recv_closed``: only the functions of
   :mod:`wsfast.state` (the one place that holds the state rules);
+* ``open_registry``: set by whoever lists the connection among its open
+  ones (a server, when the handshake succeeds); cleared by
+  :mod:`wsfast.state` when the connection leaves OPEN;
 * ``reader`` and ``writer``: the connection (and :mod:`wsfast.state`, which
   drops the reader when reading ends); ``reader`` is None whenever frames
   must not be read (before the handshake, after a failure or EOF);
@@ -37,7 +40,7 @@ The I/O layer's fast paths, valid under exactly these conditions:
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import state as _state
 
@@ -50,7 +53,8 @@ class ConnectionCore:
 
     __slots__ = ("reader", "writer", "events", "out", "on_control", "control_received",
                  "state", "close_sent", "close_rcvd", "sending_fragmented", "compressing",
-                 "can_send_data", "can_send_control", "fast_send", "recv_closed")
+                 "can_send_data", "can_send_control", "fast_send", "recv_closed",
+                 "open_registry")
 
     reader: Any
     writer: Any
@@ -67,6 +71,7 @@ class ConnectionCore:
     can_send_control: bool
     fast_send: bool
     recv_closed: bool
+    open_registry: Optional[Dict[Any, Any]]
 
     def __init__(self, writer: Any, on_control: Callable[[Any], None]) -> None:
         self.reader = None

