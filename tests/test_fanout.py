@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import statistics
 import sys
 
 import pytest
@@ -541,3 +542,22 @@ class TestServerPolicy:
                     pass
 
         run(main())
+
+
+def test_the_broadcast_benchmark_interleaves_its_rounds_and_pairs_them():
+    """python -m wsfast.bench.fanout, small: every server answers every
+    round (the clients check that each got the frame exactly once), and
+    "× floor" is the median of the same round's ratios."""
+    from wsfast.bench import fanout as bench
+
+    results = bench.run([40], 3, ("wsfast", "floor"))
+    assert [r["server"] for r in results] == ["wsfast", "floor"]
+    for result in results:
+        assert len(result["rounds_ms"]) == len(result["server_rounds_ms"]) == 3
+        assert all(t > 0 for t in result["rounds_ms"])
+        assert result["median_ms"] == pytest.approx(statistics.median(result["rounds_ms"]))
+    mine, floor = results
+    assert bench.paired_ratio(mine, floor) == pytest.approx(statistics.median(
+        a / b for a, b in zip(mine["rounds_ms"], floor["rounds_ms"])))
+    assert bench.paired_ratio(floor, floor) == 1.0
+    assert "| 40 | wsfast |" in bench.table(results)

@@ -25,10 +25,17 @@ client library: the client side must cost the same for every server): each
 sends a fixed upgrade request, waits for the 101, then counts bytes. The
 server is told to send through its stdin; the clock runs in this process,
 from writing the command to the last client's ``data_received`` -- so the
-figure includes the clients' reading, the same for all three. Rounds
-alternate between the servers when several N are measured one server at a
-time; medians are reported, with the spread (min-max), since this machine
-is shared.
+figure includes the clients' reading, the same for all three.
+
+The rounds are interleaved: for each N, the three servers are up at once,
+each driven by a child process of its own that holds its clients (N client
+sockets per process stays below the file-descriptor limit), and each round
+broadcasts once on each server, in an order that alternates from round to
+round. Whatever the machine does at a given moment then falls on all three
+alike: measured one server after the other, the floor alone moved by 50%
+between runs (79 to 120 ms at 10,000). "× floor" is the median, over the
+rounds, of each round's time divided by the floor's in the same round;
+medians of the times are reported too, with the spread (min-max).
 
 The same event loop everywhere: asyncio's (uvloop would change the floor and
 the libraries alike).
@@ -145,6 +152,10 @@ async def _server(kind: str) -> None:
         elif line.strip() == b"rss":
             with open("/proc/self/statm") as statm:
                 print(int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE"), flush=True)
+    # The clients are gone (aborted): close what is left without waiting for
+    # closing handshakes that cannot come.
+    server.close()
+    await asyncio.wait_for(server.wait_closed(), 5)
 
 
 def server_main(kind: str) -> int:
@@ -256,7 +267,12 @@ async def _broadcast_once(process: "subprocess.Popen[str]", clients: "_Clients")
     return end - start
 
 
-async def _measure(kind: str, count: int, rounds: int) -> Dict[str, Any]:
+async def _drive(kind: str, count: int) -> None:
+    """A driver (child process): start a *kind* server, open *count*
+    clients to it, print ``ready RSS`` (the server's resident memory per
+    connection, in bytes); then for each ``go`` on stdin broadcast once and
+    print ``TIME SERVER_TIME`` (seconds), until ``quit``."""
+    loop = asyncio.get_running_loop()
     process = _start_server(kind)
     try:
         port = int(_pipe(process.stdout).readline())
@@ -268,21 +284,67 @@ async def _measure(kind: str, count: int, rounds: int) -> Dict[str, Any]:
         await asyncio.sleep(0.2)  # let the server finish its side of the handshakes
         _pipe(process.stdin).write("rss\n")
         _pipe(process.stdin).flush()
-        rss_after = int(await asyncio.get_running_loop().run_in_executor(
-            None, _pipe(process.stdout).readline))
-        times = []
-        for _ in range(rounds + 1):  # the first one warms up
-            times.append(await _broadcast_once(process, clients))
-            await asyncio.sleep(0.05)
+        rss_after = int(await loop.run_in_executor(None, _pipe(process.stdout).readline))
+        print("ready", (rss_after - rss_before) / count, flush=True)
+        commands = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
+        while (await commands.readline()).strip() == b"go":
+            took = await _broadcast_once(process, clients)
+            print(took, clients.server_times[-1], flush=True)
         clients.close()
-        times = times[1:]
-        server_times = clients.server_times[1:]
-        return {"server": kind, "connections": count, "median_ms": statistics.median(times) * 1e3,
-                "min_ms": min(times) * 1e3, "max_ms": max(times) * 1e3,
-                "server_ms": statistics.median(server_times) * 1e3,
-                "rss_per_connection": (rss_after - rss_before) / count}
+        await asyncio.sleep(0.2)  # let the server see them go
     finally:
         _stop_server(process)
+
+
+def _interleaved(count: int, rounds: int, servers: Sequence[str]) -> List[Dict[str, Any]]:
+    """Broadcast to *count* connections on each server, the rounds
+    interleaved (see the module docstring); one result per server."""
+    drivers: Dict[str, "subprocess.Popen[str]"] = {}
+    rss: Dict[str, float] = {}
+    times: Dict[str, List[float]] = {kind: [] for kind in servers}
+    server_times: Dict[str, List[float]] = {kind: [] for kind in servers}
+    try:
+        for kind in servers:  # one after the other: opening N connections loads the machine
+            print(f"broadcast to {count} connections: {kind}...", file=sys.stderr, flush=True)
+            drivers[kind] = process = subprocess.Popen(
+                [sys.executable, "-m", "wsfast.bench.fanout", "--driver", kind,
+                 "--connections", str(count)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                text=True)
+            word, per_connection = _pipe(process.stdout).readline().split()
+            if word != "ready":
+                raise RuntimeError(f"the {kind} driver did not start")
+            rss[kind] = float(per_connection)
+        for round_ in range(rounds + 1):  # the first one warms up
+            for kind in servers if round_ % 2 == 0 else servers[::-1]:
+                process = drivers[kind]
+                _pipe(process.stdin).write("go\n")
+                _pipe(process.stdin).flush()
+                line = _pipe(process.stdout).readline()
+                if not line:
+                    raise RuntimeError(f"the {kind} driver ended")
+                took, server_took = (float(field) for field in line.split())
+                if round_:
+                    times[kind].append(took)
+                    server_times[kind].append(server_took)
+                time.sleep(0.05)  # the clients are done; let the machine settle
+    finally:
+        for process in drivers.values():
+            _stop_server(process)
+    return [{"server": kind, "connections": count,
+             "median_ms": statistics.median(times[kind]) * 1e3,
+             "min_ms": min(times[kind]) * 1e3, "max_ms": max(times[kind]) * 1e3,
+             "server_ms": statistics.median(server_times[kind]) * 1e3,
+             "rss_per_connection": rss[kind],
+             "rounds_ms": [t * 1e3 for t in times[kind]],
+             "server_rounds_ms": [t * 1e3 for t in server_times[kind]]}
+            for kind in servers]
+
+
+def paired_ratio(result: Dict[str, Any], floor: Dict[str, Any], key: str = "rounds_ms") -> float:
+    """The median of *result*'s round times each divided by the floor's in
+    the same round."""
+    return statistics.median(mine / theirs for mine, theirs in zip(result[key], floor[key]))
 
 
 # -- the "fanout" group of python -m wsfast bench ----------------------------------
@@ -296,7 +358,7 @@ def _bench(kind: str, count: int) -> Any:
     loop = asyncio.new_event_loop()
     process = _start_server(kind)
     port = int(_pipe(process.stdout).readline())
-    _pipe(process.stdin).write("rss\n")  # keep the protocol of _measure: one line back
+    _pipe(process.stdin).write("rss\n")  # the protocol of _drive: one line back
     _pipe(process.stdin).flush()
     _pipe(process.stdout).readline()
     clients = loop.run_until_complete(_open_clients(count, port))
@@ -361,22 +423,21 @@ def register() -> None:
 def run(counts: Sequence[int], rounds: int, servers: Sequence[str] = SERVERS) -> List[Dict[str, Any]]:
     results = []
     for count in counts:
-        for kind in servers:
-            print(f"broadcast to {count} connections: {kind}...", file=sys.stderr, flush=True)
-            results.append(asyncio.run(_measure(kind, count, rounds)))
+        results += _interleaved(count, rounds, servers)
     return results
 
 
 def table(results: List[Dict[str, Any]]) -> str:
-    floor = {r["connections"]: r["median_ms"] for r in results if r["server"] == "floor"}
-    server_floor = {r["connections"]: r["server_ms"] for r in results if r["server"] == "floor"}
+    """× floor: the median of the per-round ratios (paired_ratio)."""
+    floor = {r["connections"]: r for r in results if r["server"] == "floor"}
     lines = ["| connections | server | until all have it: median ms | min-max ms | × floor "
              "| server's own time: median ms | × floor | server RSS per idle connection |",
              "|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         n = r["connections"]
-        ratio = r["median_ms"] / floor[n] if n in floor else float("nan")
-        server_ratio = r["server_ms"] / server_floor[n] if n in server_floor else float("nan")
+        ratio = paired_ratio(r, floor[n]) if n in floor else float("nan")
+        server_ratio = paired_ratio(r, floor[n], "server_rounds_ms") if n in floor \
+            else float("nan")
         lines.append(f"| {n:,} | {r['server']} | {r['median_ms']:.1f} | "
                      f"{r['min_ms']:.1f}-{r['max_ms']:.1f} | {ratio:.2f} | "
                      f"{r['server_ms']:.1f} | {server_ratio:.2f} | "
@@ -520,6 +581,7 @@ def deflate_table(count: int, rounds: int) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m wsfast.bench.fanout", description=__doc__.splitlines()[0])
     parser.add_argument("--server", choices=SERVERS, help=argparse.SUPPRESS)
+    parser.add_argument("--driver", choices=SERVERS, help=argparse.SUPPRESS)
     parser.add_argument("--connections", default="1000,10000",
                         help="comma-separated numbers of connections (1000,10000)")
     parser.add_argument("--servers", default=",".join(SERVERS),
@@ -533,6 +595,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.server:
         return server_main(args.server)
+    if args.driver:
+        asyncio.run(_drive(args.driver, int(args.connections)))
+        return 0
     if args.deflate:
         print(deflate_table(int(args.connections.split(",")[0]), args.rounds))
         return 0
