@@ -344,7 +344,7 @@ def _interleaved(count: int, rounds: int, servers: Sequence[str]) -> List[Dict[s
 def paired_ratio(result: Dict[str, Any], floor: Dict[str, Any], key: str = "rounds_ms") -> float:
     """The median of *result*'s round times each divided by the floor's in
     the same round."""
-    return statistics.median(mine / theirs for mine, theirs in zip(result[key], floor[key]))
+    return float(statistics.median(mine / theirs for mine, theirs in zip(result[key], floor[key])))
 
 
 # -- the "fanout" group of python -m wsfast bench ----------------------------------
