@@ -5,6 +5,7 @@ shutdown on SIGTERM and SIGINT (1001 to every client, exit status 0)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import pathlib
 import signal
@@ -28,10 +29,16 @@ async def pid_handler(websocket):
         await websocket.send(message)
 
 
-def start(workers: int, *options: str) -> tuple:
+async def policy_handler(websocket):
+    """Tells the worker's broadcast policy, as its settings."""
+    policy = websocket.server.broadcast_policy
+    await websocket.send(json.dumps(None if policy is None else policy.settings()))
+
+
+def start(workers: int, *options: str, handler: str = "test_workers:pid_handler") -> tuple:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "wsfast", "serve", "test_workers:pid_handler",
+        [sys.executable, "-m", "wsfast", "serve", handler,
          "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
          "--close-timeout", "2", *options],
         cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -127,6 +134,34 @@ class TestWorkers:
             assert process.wait(15) == 0
         finally:
             stop(process)
+
+    def test_broadcast_policy_options_reach_every_worker(self):
+        process, port = start(2, "--broadcast-policy", "close", "--broadcast-limit", "4096",
+                              "--broadcast-close-code", "1013",
+                              handler="test_workers:policy_handler")
+        try:
+            async def main():
+                answers = []
+                for _ in range(6):  # new connections spread over the workers
+                    async with wsfast.connect(f"ws://127.0.0.1:{port}/") as client:
+                        answers.append(json.loads(await client.recv()))
+                return answers
+
+            expected = {"action": "close", "limit": 4096, "timeout": 1.0, "close_code": 1013}
+            assert run(main()) == [expected] * 6
+        finally:
+            stop(process)
+
+    def test_broadcast_options_are_checked_before_starting(self):
+        for options, message in (
+                (["--broadcast-limit", "10"], "--broadcast-limit needs --broadcast-policy"),
+                (["--broadcast-policy", "skip", "--broadcast-limit", "-1"], "limit must be >= 0")):
+            result = subprocess.run(
+                [sys.executable, "-m", "wsfast", "serve", "test_workers:pid_handler",
+                 "--port", str(free_port()), *options],
+                cwd=HERE, capture_output=True, text=True, timeout=60)
+            assert result.returncode == 2
+            assert message in result.stderr
 
     def test_unknown_serve_option_is_refused(self):
         from wsfast.workers import run_workers

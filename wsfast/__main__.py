@@ -96,6 +96,16 @@ def _parser() -> argparse.ArgumentParser:
                        help="an acceptable Origin (repeatable; default: any)")
     serve.add_argument("--server-header", default=None, metavar="TEXT",
                        help="value of the Server header (default: wsfast's)")
+    serve.add_argument("--broadcast-policy", choices=["skip", "wait", "close"], default=None,
+                       help="what broadcast() does with a connection that does not read "
+                            "(serve's broadcast_policy; default: nothing is bounded)")
+    serve.add_argument("--broadcast-limit", type=int, default=None, metavar="N",
+                       help="unsent bytes above which a connection is slow (default: its "
+                            "write buffer's high-water mark)")
+    serve.add_argument("--broadcast-timeout", type=float, default=1.0, metavar="S",
+                       help="with 'wait': how long to wait for a slow connection (1.0)")
+    serve.add_argument("--broadcast-close-code", type=int, choices=[1008, 1013], default=1008,
+                       help="with 'close': the close code (1008)")
     serve.add_argument("-v", "--verbose", action="store_true",
                        help="log every connection's opening and closing")
     return parser
@@ -206,6 +216,14 @@ def _serve(args: argparse.Namespace) -> int:
     if args.server_header is not None:
         options["server_header"] = args.server_header
     try:
+        if args.broadcast_policy is not None:
+            from .fanout import SlowConsumerPolicy
+
+            options["broadcast_policy"] = SlowConsumerPolicy(
+                args.broadcast_policy, limit=args.broadcast_limit,
+                timeout=args.broadcast_timeout, close_code=args.broadcast_close_code)
+        elif args.broadcast_limit is not None:
+            raise ValueError("--broadcast-limit needs --broadcast-policy")
         return run_workers(args.handler, args.host, args.port, workers=args.workers,
                            factory=args.factory, uvloop=args.uvloop, **options)
     except ValueError as exc:

@@ -174,6 +174,13 @@ class SlowConsumerPolicy:
         self.closed = 0
         self.timed_out = 0
 
+    def settings(self) -> Dict[str, Any]:
+        """The arguments that make a new policy like this one (its counters
+        start at 0): what ``python -m wsfast serve --workers`` sends each
+        worker."""
+        return {"action": self.action, "limit": self.limit, "timeout": self.timeout,
+                "close_code": self.close_code}
+
     def __repr__(self) -> str:
         return (f"<SlowConsumerPolicy {self.action} limit={self.limit} skipped={self.skipped} "
                 f"closed={self.closed} timed_out={self.timed_out}>")

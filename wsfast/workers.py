@@ -84,8 +84,10 @@ def run_workers(spec: str, host: str, port: int, *, workers: int, factory: bool 
         app_dir: directory put first on the workers' import path.
         uvloop: run the workers on uvloop.
         **serve_options: keywords of :func:`wsfast.serve`, JSON-serializable
-            (they go to the workers on their command line); checked here, at
-            the call.
+            (they go to the workers on their command line) -- and
+            ``broadcast_policy``, a :class:`~wsfast.fanout.SlowConsumerPolicy`
+            whose settings go instead (each worker has one of its own, with
+            its own counters); checked here, at the call.
 
     Raises:
         TypeError: a keyword :func:`wsfast.serve` does not take.
@@ -98,8 +100,11 @@ def run_workers(spec: str, host: str, port: int, *, workers: int, factory: bool 
     from .asyncio import serve
 
     serve(_unused_handler, host, port, reuse_port=True, **serve_options)  # TypeError now
+    options = dict(serve_options)
+    policy = options.pop("broadcast_policy", None)
     config = {"spec": spec, "host": host, "port": port, "factory": factory, "uvloop": uvloop,
-              "app_dir": os.path.abspath(app_dir or os.getcwd()), "options": serve_options}
+              "app_dir": os.path.abspath(app_dir or os.getcwd()), "options": options,
+              "broadcast_policy": None if policy is None else policy.settings()}
     try:
         argument = json.dumps(config)
     except TypeError as exc:
@@ -206,6 +211,10 @@ def _worker(argument: str, slot: int) -> int:
         target = load_handler(config["spec"])
         handler: Any = target
         options = dict(config["options"])
+        if config["broadcast_policy"] is not None:
+            from .fanout import SlowConsumerPolicy
+
+            options["broadcast_policy"] = SlowConsumerPolicy(**config["broadcast_policy"])
         if config["factory"]:
             handler = target()
             if inspect.isawaitable(handler):
