@@ -28,6 +28,16 @@ callback. A publish that cannot reach Redis raises :exc:`HubUnavailable` (and
 is counted); the listener reconnects on its own, with exponential backoff,
 and subscribes again to every room that still has members.
 
+Why a failed publish still uses its number, and why a number heard twice is
+dropped: a publish can fail after Redis has taken it -- its reply timed out
+(a stopped Redis that resumes), or the connection died between the PUBLISH
+and the reply, and redis-py's retry sent it again. Had the number been given
+back, the next message would carry it too and look like a repeat; so every
+attempt uses its numbers, a message Redis delivers twice is delivered to the
+members once (counted in :attr:`HubStats.duplicates`), and a failed publish
+that never reached Redis shows as one lost message to the subscribers (who
+cannot tell it from one that was published and missed).
+
 Why the hub pings: a Redis that stops answering without closing the TCP
 connection -- the process stopped (``SIGSTOP``, a debugger, swapped out), a
 host gone or a network path dropped without a reset -- sends nothing, and
@@ -85,6 +95,8 @@ class HubStats:
             a slow-consumer policy may still skip some).
         lost: messages this process should have received and did not (gaps
             in a publisher's sequence, see the module docstring).
+        duplicates: messages Redis delivered again (a publisher's number
+            heard before), not delivered to the members a second time.
         publish_failed: publishes that raised :exc:`HubUnavailable`.
         disconnects: times the connection to the broker was lost.
         reconnects: times it was made again.
@@ -97,6 +109,7 @@ class HubStats:
     received: int = 0
     delivered: int = 0
     lost: int = 0
+    duplicates: int = 0
     publish_failed: int = 0
     disconnects: int = 0
     reconnects: int = 0
@@ -424,8 +437,8 @@ class RedisBackend(Backend):
         # Commands get one immediate retry: after Redis restarts, the pooled
         # connection is stale and only the second attempt reconnects. (A
         # connection that dies after PUBLISH was sent but before its reply
-        # may so publish twice; subscribers see the same sequence number
-        # twice and deliver it twice rather than lose it.)
+        # may so publish twice; subscribers hear the same sequence number
+        # twice and deliver it once: see the module docstring.)
         self._client = aioredis.Redis.from_url(
             self.url, retry=Retry(NoBackoff(), 1), **self._options)
         # The subscribed connection gets none: a lost connection must reach
@@ -553,15 +566,16 @@ class RedisBackend(Backend):
                 self._outbox_ready.set()
 
     async def _send(self, messages: "List[Tuple[str, bytes, bytes]]") -> None:
-        """PUBLISH *messages* (room, kind, payload), numbered in order; the
-        numbers are kept only if they were sent, so that a publish that
-        raised used none and no subscriber counts it lost as well."""
+        """PUBLISH *messages* (room, kind, payload), numbered in order. The
+        numbers are used even if this raises: Redis may have taken the
+        messages all the same (see the module docstring)."""
         numbers: Dict[str, int] = {}  # the rooms of this batch: their last number
         commands = []
         for room, kind, payload in messages:
             number = numbers[room] = numbers.get(room, self._sequence.get(room, 0)) + 1
             commands.append((self._channel(room),
                              _HEADER.pack(_VERSION, kind, self._id, number) + payload))
+        self._sequence.update(numbers)
         try:
             if len(commands) == 1:
                 await self._client.publish(*commands[0])
@@ -572,7 +586,6 @@ class RedisBackend(Backend):
                 await pipeline.execute()
         except _connection_errors() as exc:
             raise HubUnavailable(f"cannot publish to Redis: {exc}") from exc
-        self._sequence.update(numbers)
 
     # -- the listener ------------------------------------------------------------
 
@@ -706,6 +719,14 @@ class RedisBackend(Backend):
             return
         key = (room, publisher)
         last = self._heard.get(key)
+        if last is not None and sequence <= last:
+            # Heard before: Redis took a publish twice (a retried PUBLISH).
+            # Or, rarer, a message that Redis took after a later one (a
+            # publish whose reply timed out, taken when a stopped Redis
+            # resumed, after the retry): it was counted lost when the later
+            # number arrived, and is not delivered out of order now.
+            hub.stats.duplicates += 1
+            return
         self._heard[key] = sequence
         if last is not None and sequence > last + 1:
             hub._lost(room, sequence - last - 1)
