@@ -428,6 +428,27 @@ class TestHealthCheck:
 
         run(main())
 
+    def test_a_backend_made_before_the_loop_runs_works_in_it(self, redis_server):
+        # As at a module's top level. On Python 3.9 an asyncio.Event made in
+        # the constructor belonged to another loop than asyncio.run's.
+        backend = RedisBackend(redis_server.url)
+        assert not backend.connected
+        got = []
+
+        async def main():
+            async with Hub(backend, deliver=lambda members, m: got.append(m)) as hub:
+                assert backend.connected
+                await hub.join("room", Member())
+                await hub.publish("room", "made early")
+                for _ in range(500):
+                    if got:
+                        break
+                    await asyncio.sleep(0.01)
+            assert got == ["made early"]
+            assert not backend.connected
+
+        run(main())
+
     def test_invalid_health_check_settings_are_refused(self):
         with pytest.raises(ValueError):
             RedisBackend(health_check_interval=0)

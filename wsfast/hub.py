@@ -409,7 +409,11 @@ class RedisBackend(Backend):
         self._subscriber: Any = None  # makes the listener's connections
         self._pubsub: Any = None      # the one subscribed connection, owned by the listener
         self._listener: "Optional[asyncio.Task[None]]" = None
-        self._connected = asyncio.Event()
+        # Both events are made by start(), on the loop that runs the hub: on
+        # Python 3.9 an asyncio.Event binds the loop current when it is made
+        # (and fails without one), so one made here, before asyncio.run(),
+        # would belong to another loop.
+        self._connected: Optional[asyncio.Event] = None
         # Per room: a future set when Redis confirms the subscription.
         self._confirmed: "Dict[str, asyncio.Future[None]]" = {}
         self._id = uuid.uuid4().bytes
@@ -419,14 +423,14 @@ class RedisBackend(Backend):
         self._tasks: "Set[asyncio.Task[None]]" = set()
         # Publishes waiting for the writer: (room, kind, payload, future).
         self._outbox: "List[Tuple[str, bytes, bytes, asyncio.Future[None]]]" = []
-        self._outbox_ready = asyncio.Event()
+        self._outbox_ready: Optional[asyncio.Event] = None
         self._writer: "Optional[asyncio.Task[None]]" = None
         self._sending = False  # a PUBLISH (or a pipeline of them) is on its way
 
     @property
     def connected(self) -> bool:
         """Whether the listener is connected to Redis now."""
-        return self._connected.is_set()
+        return self._connected is not None and self._connected.is_set()
 
     async def start(self, hub: Hub) -> None:
         import redis.asyncio as aioredis
@@ -434,6 +438,8 @@ class RedisBackend(Backend):
         from redis.backoff import NoBackoff
 
         self._hub = hub
+        self._connected = connected = asyncio.Event()
+        self._outbox_ready = asyncio.Event()
         # Commands get one immediate retry: after Redis restarts, the pooled
         # connection is stale and only the second attempt reconnects. (A
         # connection that dies after PUBLISH was sent but before its reply
@@ -448,7 +454,7 @@ class RedisBackend(Backend):
             self.url, retry=Retry(NoBackoff(), 0), **self._options)
         self._listener = asyncio.get_running_loop().create_task(self._listen())
         self._writer = asyncio.get_running_loop().create_task(self._write())
-        await self._connected.wait()
+        await connected.wait()
 
     async def close(self) -> None:
         for task in (self._listener, self._writer):
@@ -468,7 +474,8 @@ class RedisBackend(Backend):
             if client is not None:
                 await client.aclose()
         self._client = self._subscriber = None
-        self._connected.clear()
+        if self._connected is not None:
+            self._connected.clear()
 
     def _channel(self, room: str) -> str:
         return self.prefix + room
@@ -513,7 +520,8 @@ class RedisBackend(Backend):
             kind, payload = _TEXT, message.encode()
         else:
             kind, payload = _BINARY, bytes(message)
-        if self._writer is None:
+        outbox_ready = self._outbox_ready
+        if self._writer is None or outbox_ready is None:
             raise HubUnavailable("the hub is closed")
         if not self._sending and not self._outbox:
             # Nothing queued or on its way: send it now, without the hop
@@ -525,11 +533,11 @@ class RedisBackend(Backend):
             finally:
                 self._sending = False
                 if self._outbox:
-                    self._outbox_ready.set()
+                    outbox_ready.set()
             return
         future = asyncio.get_running_loop().create_future()
         self._outbox.append((room, kind, payload, future))
-        self._outbox_ready.set()
+        outbox_ready.set()
         await future
 
     async def _write(self) -> None:
@@ -542,9 +550,11 @@ class RedisBackend(Backend):
         redis-py's pooled connections would overtake each other and be
         counted lost although every one arrived.
         """
+        ready = self._outbox_ready
+        assert ready is not None  # made by start(), which starts this task
         while True:
-            await self._outbox_ready.wait()
-            self._outbox_ready.clear()
+            await ready.wait()
+            ready.clear()
             if self._sending or not self._outbox:
                 continue  # whoever is sending wakes the writer when done
             batch, self._outbox = self._outbox, []
@@ -563,7 +573,7 @@ class RedisBackend(Backend):
             finally:
                 self._sending = False
             if self._outbox:
-                self._outbox_ready.set()
+                ready.set()
 
     async def _send(self, messages: "List[Tuple[str, bytes, bytes]]") -> None:
         """PUBLISH *messages* (room, kind, payload), numbered in order. The
@@ -592,8 +602,8 @@ class RedisBackend(Backend):
     async def _listen(self) -> None:
         """Connect, subscribe, read, and on any connection failure start
         over with backoff -- until cancelled by :meth:`close`."""
-        hub = self._hub
-        assert hub is not None
+        hub, connected = self._hub, self._connected
+        assert hub is not None and connected is not None  # start() made them
         backoff = self.min_backoff
         ever_connected = False
         while True:
@@ -603,7 +613,7 @@ class RedisBackend(Backend):
                 # From here on join() subscribes by itself; the rooms joined
                 # so far are subscribed here, in one command.
                 self._pubsub = pubsub
-                self._connected.set()
+                connected.set()
                 channels = [self._channel(room) for room in self._confirmed]
                 if channels:
                     await pubsub.subscribe(*channels)
@@ -619,8 +629,8 @@ class RedisBackend(Backend):
                 raise
             except _connection_errors() as exc:
                 await _close_quietly(pubsub)
-                if self._connected.is_set():
-                    self._connected.clear()
+                if connected.is_set():
+                    connected.clear()
                     hub.stats.disconnects += 1
                     if isinstance(exc, _Unresponsive):
                         hub.stats.unresponsive += 1
