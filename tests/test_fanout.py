@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import socket
 import statistics
 import sys
@@ -13,7 +14,7 @@ import pytest
 
 import wsfast
 from helpers import run
-from wsfast.fanout import PreparedMessage, SlowConsumerPolicy, prepare
+from wsfast.fanout import OpenConnections, PreparedMessage, SlowConsumerPolicy, prepare
 
 
 @contextlib.asynccontextmanager
@@ -296,6 +297,90 @@ class TestServerConnections:
                 with pytest.raises(wsfast.InvalidStatus):
                     await wsfast.connect(url_of(server))
                 assert server.connections == set() and server._open == {}
+
+        run(main())
+
+
+class TestOpenConnections:
+    """``server.connections`` carries the stream cores for broadcast's loop,
+    and forgets them as soon as the set is changed."""
+
+    def test_the_set_carries_its_members_stream_cores(self, backend):
+        async def main():
+            async with server_of(backend.name) as (server, accepted):
+                pairs = await clients_of(server, accepted, 3)
+                connections = server.connections
+                assert isinstance(connections, OpenConnections)
+                assert connections == {side for _, side in pairs}
+                assert sorted(map(id, (stream.owner for stream in connections.streams))) \
+                    == sorted(map(id, connections))
+                assert all(stream is stream.owner._stream for stream in connections.streams)
+                for client, _ in pairs:
+                    await client.close()
+
+        run(main())
+
+    @pytest.mark.parametrize("change", [
+        lambda s, x: s.add(x), lambda s, x: s.discard(x), lambda s, x: s.remove(x),
+        lambda s, x: s.pop(), lambda s, x: s.clear(), lambda s, x: s.update([x]),
+        lambda s, x: s.difference_update([x]), lambda s, x: s.intersection_update([x]),
+        lambda s, x: s.symmetric_difference_update([x]), lambda s, x: s.__ior__({x}),
+        lambda s, x: s.__iand__({x}), lambda s, x: s.__isub__({x}), lambda s, x: s.__ixor__({x}),
+    ], ids=["add", "discard", "remove", "pop", "clear", "update", "difference_update",
+            "intersection_update", "symmetric_difference_update", "ior", "iand", "isub", "ixor"])
+    def test_any_change_forgets_the_stream_cores(self, change):
+        connections = OpenConnections(["a", "b"])
+        connections.streams = ["stream of a", "stream of b"]
+        change(connections, "a")
+        assert connections.streams is None
+
+    def test_a_copy_carries_them_while_unchanged_and_set_operations_do_not(self):
+        connections = OpenConnections(["a"])
+        connections.streams = ["stream of a"]
+        duplicate = copy.copy(connections)  # the same members: the same stream cores
+        assert duplicate == connections and duplicate.streams == ["stream of a"]
+        duplicate.add("b")
+        assert duplicate.streams is None and connections.streams == ["stream of a"]
+        assert type(connections | {"b"}) is set and type(connections - {"a"}) is set
+
+    def test_a_set_changed_by_the_caller_is_served_from_its_members(self, backend):
+        # What a chat handler does: everyone but the sender.
+        async def main():
+            async with server_of(backend.name) as (server, accepted):
+                (sender, sender_side), (other, _) = await clients_of(server, accepted, 2)
+                others = server.connections
+                others.discard(sender_side)
+                wsfast.broadcast(others, "not to the sender")
+                assert await asyncio.wait_for(other.recv(), 5) == "not to the sender"
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(sender.recv(), 0.2)
+                wsfast.broadcast(server.connections, "to all")
+                assert await asyncio.wait_for(sender.recv(), 5) == "to all"
+                assert await asyncio.wait_for(other.recv(), 5) == "to all"
+                for client in (sender, other):
+                    await client.close()
+
+        run(main())
+
+    def test_carried_and_looked_up_stream_cores_are_served_alike(self, backend):
+        async def main():
+            async with server_of(backend.name, compression="deflate") as (server, accepted):
+                plain = await clients_of(server, accepted, 2, compression=None)
+                compressed = await clients_of(server, accepted, 1)
+                frame = wsfast.build_frame(wsfast.Opcode.TEXT, b"alike")
+                carried = server.connections
+                looked_up = set(carried)
+                assert carried.streams is not None
+                results = []
+                for connections in (carried, looked_up):
+                    policy, leftovers = backend.fan_out(connections, frame, None, True)
+                    results.append((policy, leftovers))
+                assert results[0] == results[1] == (None, [(compressed[0][1], False)])
+                for client, _ in plain:
+                    assert await asyncio.wait_for(client.recv(), 5) == "alike"
+                    assert await asyncio.wait_for(client.recv(), 5) == "alike"
+                for client, _ in plain + compressed:
+                    await client.close()
 
         run(main())
 

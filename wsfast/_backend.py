@@ -50,6 +50,7 @@ KERNELS = (
     "ConnectionCore",
     "StreamCore",
     "fan_out",
+    "open_connections",
 )
 
 
@@ -76,6 +77,7 @@ def _pure() -> Backend:
         ConnectionCore=_core_py.ConnectionCore,
         StreamCore=_stream_py.StreamCore,
         fan_out=_stream_py.fan_out,
+        open_connections=_stream_py.open_connections,
     )
 
 
@@ -100,6 +102,7 @@ def _compiled() -> Backend:
         ConnectionCore=m["_core_c"].ConnectionCore,
         StreamCore=m["_stream_c"].StreamProtocol,
         fan_out=m["_stream_c"].fan_out,
+        open_connections=m["_stream_c"].open_connections,
     )
 
 

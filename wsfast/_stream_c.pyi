@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Generator, Iterable
 from typing import Any
 
 from ._core_c import ConnectionCore
+from .fanout import OpenConnections
 
 FLUSH_THRESHOLD: int
 
@@ -84,5 +85,6 @@ class StreamCore:
 
 class StreamProtocol(StreamCore, asyncio.BufferedProtocol): ...
 
+def open_connections(registry: dict[Any, Any]) -> OpenConnections: ...
 def fan_out(websockets: Iterable[Any], frame: bytes, policy: Any,
             lookup: bool) -> tuple[Any, list[tuple[Any, None | bool | BaseException]]]: ...

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Any, Callable, Deque, Iterable, List, Optional, Protocol, Tuple, Union, cast
+from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Protocol, Tuple, Union, cast
 
 from ._waiter_py import MessageWaiter
 from .defaults import FLUSH_THRESHOLD
@@ -49,7 +49,7 @@ from .errors import ConcurrencyError, ConnectionClosedOK, InvalidState
 from .frames import Opcode
 from .state import State
 
-__all__ = ["StreamCore", "StreamOwner", "recoded", "fan_out"]
+__all__ = ["StreamCore", "StreamOwner", "recoded", "fan_out", "open_connections"]
 
 _CONNECTING = State.CONNECTING
 _OPEN = State.OPEN
@@ -443,6 +443,19 @@ class StreamCore(asyncio.BufferedProtocol):
 Leftover = Tuple[Any, Union[None, bool, BaseException]]
 
 
+def open_connections(registry: Dict[Any, Any]) -> Any:
+    """``server.connections``: a :class:`wsfast.fanout.OpenConnections` of
+    the owners of the stream cores in *registry* (the server's open
+    connections: connection core -> stream core), carrying those stream
+    cores for :func:`fan_out`. One pass, in the registry's order."""
+    from .fanout import OpenConnections  # not at import: fanout imports the back-end
+
+    streams = list(registry.values())
+    connections = OpenConnections(stream.owner for stream in streams)
+    connections.streams = streams
+    return connections
+
+
 def fan_out(websockets: Iterable[Any], frame: bytes, policy: Any,
             lookup: bool) -> Tuple[Any, List[Leftover]]:
     """The per-connection loop of :func:`wsfast.asyncio.broadcast`: write
@@ -462,8 +475,15 @@ def fan_out(websockets: Iterable[Any], frame: bytes, policy: Any,
     see there), so an object without one raises AttributeError before
     anything is sent.
     """
-    websockets = list(websockets)
-    streams = [websocket._stream for websocket in websockets]
+    from .fanout import OpenConnections  # not at import: fanout imports the back-end
+
+    if type(websockets) is OpenConnections and websockets.streams is not None:
+        # server.connections, unchanged: its stream cores come with it.
+        streams = list(websockets.streams)
+        websockets = [stream.owner for stream in streams]
+    else:
+        websockets = list(websockets)
+        streams = [websocket._stream for websocket in websockets]
     leftovers: List[Leftover] = []
     for websocket, stream in zip(websockets, streams):
         own = isinstance(stream, StreamCore)

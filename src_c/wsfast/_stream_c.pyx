@@ -32,6 +32,7 @@ Invariants:
 
 cimport cython
 from cpython.ref cimport PyObject, Py_INCREF
+from cpython.set cimport PySet_Add
 
 from wsfast._core_c cimport ConnectionCore
 from wsfast._reader_c cimport MessageReader
@@ -370,6 +371,15 @@ cdef class StreamCore:
 # -- broadcast's loop -------------------------------------------------------------
 
 cdef object _Policy = None  # wsfast.fanout.SlowConsumerPolicy, imported on first use
+cdef object _OpenConnections = None  # wsfast.fanout.OpenConnections, likewise
+
+
+cdef object _open_connections_type():
+    global _OpenConnections
+    if _OpenConnections is None:
+        from wsfast.fanout import OpenConnections  # not at import: fanout imports the back-end
+        _OpenConnections = OpenConnections
+    return _OpenConnections
 
 
 cdef bint _is_slow(policy, websocket, StreamCore stream) except -1:
@@ -402,6 +412,46 @@ cdef extern from *:
     void WSF_PREFETCH(const void *p) nogil
 
 
+def open_connections(dict registry not None):
+    """``server.connections`` (see the twin): the owners of the stream
+    cores in *registry* as an OpenConnections set, which carries the list
+    of those stream cores for fan_out. Each stream core is read for its
+    owner, the first field of its struct, and each owner for its hash and
+    reference count: misses independent from one entry to the next, so the
+    next entries are prefetched. ``PySet_Add`` is set's own insertion: the
+    subclass's ``add``, which forgets the stream cores, is not called."""
+    cdef list streams = list(registry.values())
+    connections = _open_connections_type()()
+    cdef Py_ssize_t i, n = len(streams)
+    cdef StreamCore ahead
+    for i in range(n):
+        # i + 8 < n and i + 4 < n: the indexes are in the list (bounds checked).
+        if i + 8 < n:
+            WSF_PREFETCH(<PyObject *>streams[i + 8])
+        if i + 4 < n and isinstance(streams[i + 4], StreamCore):
+            ahead = <StreamCore>streams[i + 4]
+            WSF_PREFETCH(<PyObject *>ahead.owner)
+        stream = streams[i]
+        if isinstance(stream, StreamCore):
+            PySet_Add(connections, (<StreamCore>stream).owner)
+        else:  # a stream core of the other back-end
+            PySet_Add(connections, stream.owner)
+    connections.streams = streams
+    return connections
+
+
+cdef inline object _owner(list sockets, Py_ssize_t i, object stream):
+    """The connection of the i-th recipient: from the list fan_out was
+    given, or (for server.connections, which carries stream cores) the
+    stream core's owner -- read only when needed, so that the usual
+    recipient's connection object is never touched."""
+    if sockets is not None:
+        return sockets[i]
+    if isinstance(stream, StreamCore):
+        return (<StreamCore>stream).owner
+    return stream.owner
+
+
 def fan_out(websockets, bytes frame not None, policy, bint lookup):
     """The per-connection loop of broadcast (see the twin): write *frame* to
     each open connection that can take it as is; return ``(policy,
@@ -410,26 +460,32 @@ def fan_out(websockets, bytes frame not None, policy, bint lookup):
     Per connection it does what the plain-asyncio floor does --
     ``transport.write`` -- plus C field reads, and its cost is their cache
     misses: each ``send`` system call in between evicts what the loop read.
-    So the stream cores are looked up first, in a loop of their own (no
-    system call between them: the processor overlaps those misses), and the
-    objects of the next connections are prefetched while this one is
-    written."""
-    cdef list sockets = list(websockets)
-    cdef list streams = [websocket._stream for websocket in sockets]
+    So the stream cores come with ``server.connections`` (OpenConnections)
+    or are looked up first, in a loop of their own (no system call between
+    them: the processor overlaps those misses), and the objects of the next
+    connections are prefetched while this one is written."""
+    cdef list sockets = None
+    cdef list streams
+    if type(websockets) is _open_connections_type() and websockets.streams is not None:
+        streams = websockets.streams  # server.connections, unchanged
+    else:
+        sockets = list(websockets)
+        streams = [websocket._stream for websocket in sockets]
     cdef list leftovers = []
     cdef Py_ssize_t i, n = len(streams)
     cdef StreamCore stream, ahead
     cdef ConnectionCore core
     for i in range(n):
+        # i + 2 < n and i + 1 < n: the indexes are in the list (bounds checked).
         if i + 2 < n:
             WSF_PREFETCH(<PyObject *>streams[i + 2])
         if i + 1 < n and isinstance(streams[i + 1], StreamCore):
             ahead = <StreamCore>streams[i + 1]
             WSF_PREFETCH(<PyObject *>ahead.core)
             WSF_PREFETCH(<PyObject *>ahead.transport)
-        websocket = sockets[i]
         candidate = streams[i]
         if not isinstance(candidate, StreamCore):
+            websocket = _owner(sockets, i, candidate)
             if websocket.connection.state is not _OPEN:
                 continue
             if lookup:
@@ -443,17 +499,18 @@ def fan_out(websockets, bytes frame not None, policy, bint lookup):
             continue
         if lookup:
             lookup = False
-            policy = getattr(getattr(websocket, "server", None), "broadcast_policy", None)
-        if policy is not None and _is_slow(policy, websocket, stream):
-            leftovers.append((websocket, True))
+            policy = getattr(getattr(_owner(sockets, i, stream), "server", None),
+                             "broadcast_policy", None)
+        if policy is not None and _is_slow(policy, _owner(sockets, i, stream), stream):
+            leftovers.append((_owner(sockets, i, stream), True))
             continue
         if not core.fast_send or stream.send_lock is not None or stream.client_side:
-            leftovers.append((websocket, False))
+            leftovers.append((_owner(sockets, i, stream), False))
             continue
         try:
             StreamCore.write_frame_now(stream, frame)
         except Exception as exc:  # one failure must not stop the rest
-            leftovers.append((websocket, exc))
+            leftovers.append((_owner(sockets, i, stream), exc))
     return policy, leftovers
 
 

@@ -20,8 +20,10 @@ import logging
 import re
 import socket
 import sys
-from typing import Any, Awaitable, Callable, Dict, Optional, Sequence, Set, Tuple, Union
+from typing import (Any, Awaitable, Callable, Dict, Optional, Sequence, Set, Tuple, Union,
+                    cast)
 
+from .. import _backend
 from ..protocol import ServerProtocol
 from ..state import State
 from ..defaults import (CLOSE_TIMEOUT, DEFAULT_FRAGMENT_OVERHEAD, DEFAULT_MAX_MESSAGE_SIZE,
@@ -469,6 +471,8 @@ class Server:
         self.handler = handler
         self.handler_takes_path = _takes_path(handler)
         self.connection_options = connection_options
+        backend = connection_options.get("backend")
+        self._kernels = _backend.get(backend) if backend else _backend.default
         self.websocket_options = websocket_options
         self.process_request = process_request
         self.process_response = process_response
@@ -485,8 +489,9 @@ class Server:
             else ServerConnection
         self.open_count = 0
         self.websockets: Set[ServerConnection] = set()
-        #: The OPEN ones, keyed by their ConnectionCore (see _listed_open).
-        self._open: Dict[Any, ServerConnection] = {}
+        #: The OPEN ones' stream cores, keyed by their ConnectionCore (see
+        #: _listed_open).
+        self._open: Dict[Any, Any] = {}
         self._handler_tasks: Set[asyncio.Task[None]] = set()
         self.server: Optional[asyncio.Server] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -505,10 +510,12 @@ class Server:
 
     def _listed_open(self, websocket: ServerConnection) -> None:
         """*websocket* is OPEN: it is in ``connections`` until its core
-        leaves OPEN, when :mod:`wsfast.state` takes it out of the registry."""
-        core = websocket._stream.core
-        self._open[core] = websocket
-        core.open_registry = self._open
+        leaves OPEN, when :mod:`wsfast.state` takes it out of the registry.
+        The registry keeps the stream core, whose ``owner`` is *websocket*:
+        ``connections`` hands both to broadcast in one pass."""
+        stream = websocket._stream
+        self._open[stream.core] = stream
+        stream.core.open_registry = self._open
 
     def _unregister(self, websocket: ServerConnection) -> None:
         if websocket in self.websockets:
@@ -526,13 +533,15 @@ class Server:
     def connections(self) -> Set[ServerConnection]:
         """The open connections: what to :func:`broadcast` to.
 
-        A new set at each call (the caller may change it), copied from the
+        A new set at each call (the caller may change it), made from the
         registry of open connections that the connections' state
         transitions keep current (``open_registry`` in :mod:`wsfast.state`)
         -- not filtered from every connection at each call: at 10,000
         connections that filtering cost 0.8 µs per connection, about as much
-        as what the fan-out loop adds to the writes themselves."""
-        return set(self._open.values())
+        as what the fan-out loop adds to the writes themselves. The set is a
+        :class:`~wsfast.fanout.OpenConnections`, which also carries the
+        connections' stream cores for :func:`broadcast`."""
+        return cast(Set[ServerConnection], self._kernels.open_connections(self._open))
 
     @property
     def sockets(self) -> Tuple[socket.socket, ...]:
