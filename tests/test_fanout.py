@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import pickle
 import socket
 import statistics
 import sys
@@ -334,13 +335,14 @@ class TestOpenConnections:
         change(connections, "a")
         assert connections.streams is None
 
-    def test_a_copy_carries_them_while_unchanged_and_set_operations_do_not(self):
+    def test_copies_and_set_operations_carry_the_members_only(self):
         connections = OpenConnections(["a"])
         connections.streams = ["stream of a"]
-        duplicate = copy.copy(connections)  # the same members: the same stream cores
-        assert duplicate == connections and duplicate.streams == ["stream of a"]
-        duplicate.add("b")
-        assert duplicate.streams is None and connections.streams == ["stream of a"]
+        for duplicate in (copy.copy(connections), copy.deepcopy(connections),
+                          pickle.loads(pickle.dumps(connections))):
+            assert type(duplicate) is OpenConnections and duplicate == connections
+            assert duplicate.streams is None
+        assert connections.streams == ["stream of a"]
         assert type(connections | {"b"}) is set and type(connections - {"a"}) is set
 
     def test_a_set_changed_by_the_caller_is_served_from_its_members(self, backend):

@@ -59,9 +59,8 @@ class OpenConnections(set):  # type: ignore[type-arg]
     its registry of open connections; the fan-out loop then reads ``streams``
     instead. Any change to the set drops the list (``streams`` becomes None),
     so a set the caller edited -- ``connections.discard(sender)`` -- is
-    served from its members, as any other iterable; so is the result of a
-    set operation (a plain ``set``). A copy carries the list while it is
-    unchanged: the same members, the same stream cores.
+    served from its members, as any other iterable; so are a copy and the
+    result of a set operation (a plain ``set``).
     """
 
     __slots__ = ("streams",)
@@ -71,6 +70,11 @@ class OpenConnections(set):  # type: ignore[type-arg]
         #: The members' stream cores (their ``owner`` is the member), or
         #: None once the set was changed.
         self.streams: Optional[List[Any]] = None
+
+    def __reduce__(self) -> Any:
+        """Copies and pickles carry the members only, on every Python
+        (from 3.11 the default would carry the list too, before it not)."""
+        return (type(self), (list(self),))
 
 
 def _forgetting_streams(name: str) -> Any:
